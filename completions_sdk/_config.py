@@ -1,0 +1,203 @@
+"""Frozen client configuration: arguments, ``ENKRYPTAI_*`` fallbacks and header checks."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import platform
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from ._exceptions import ConfigurationError
+from ._retry import RetryPolicy
+from ._types import RequestOptions, Tags, TimeoutTypes
+from ._version import __version__
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientConfig", "InsecureTransportWarning"]
+
+DEFAULT_BASE_URL = "https://api.enkryptai.com"
+DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+"""Two minutes per attempt to read a reply (guardrails plus a long completion), 10 s to connect."""
+
+COMPLETIONS_PATH = "/ai-proxy/completions"
+USER_AGENT = (
+    f"completions-sdk/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
+)
+
+
+class InsecureTransportWarning(UserWarning):
+    """The API key would travel unencrypted (``http://`` to a host that is not loopback)."""
+
+
+@dataclass(frozen=True, repr=False)
+class ClientConfig:
+    """Everything a client needs to build requests; built once, never mutated."""
+
+    api_key: SecretStr
+    deployment: str
+    base_url: httpx.URL
+    timeout: httpx.Timeout
+    retry: RetryPolicy
+    deadline: float | None = None
+    tags: tuple[str, ...] | None = None
+    refresh_cache: bool | None = None
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(init=False)
+    """The headers of a call without per-call overrides, built once."""
+
+    def __post_init__(self) -> None:
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        _proxy_headers(headers, self.deployment, self.tags, self.refresh_cache)
+        headers.update(self.default_headers)
+        headers["apikey"] = self.api_key.get_secret_value()
+        object.__setattr__(self, "headers", headers)
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an endpoint path."""
+        return str(self.base_url.join(self.base_url.path.rstrip("/") + path))
+
+    def headers_for(self, options: RequestOptions) -> dict[str, str]:
+        """The headers of one call: the client's, with this call's overrides applied."""
+        if not options.keys() & {"deployment", "tags", "refresh_cache", "extra_headers"}:
+            return self.headers
+        headers = dict(self.headers)
+        deployment = check_header("deployment", options.get("deployment", self.deployment))
+        tags = parse_tags(options["tags"]) if "tags" in options else self.tags
+        refresh = options.get("refresh_cache", self.refresh_cache)
+        for name in ("X-Enkrypt-Tags", "X-Enkrypt-Refresh-Cache"):
+            headers.pop(name, None)
+        _proxy_headers(headers, deployment, tags, refresh)
+        for name, value in options.get("extra_headers", {}).items():
+            headers[check_header(f"header {name!r}", name)] = check_header(name, value)
+        return headers
+
+    def __repr__(self) -> str:
+        return (
+            f"base_url={str(self.base_url)!r}, deployment={self.deployment!r}, "
+            f"tags={list(self.tags) if self.tags else None!r}"
+        )
+
+
+def _proxy_headers(
+    headers: dict[str, str], deployment: str, tags: Sequence[str] | None, refresh: bool | None
+) -> None:
+    headers["X-Enkrypt-Deployment"] = deployment
+    if tags:
+        headers["X-Enkrypt-Tags"] = ",".join(tags)
+    if refresh is not None:
+        headers["X-Enkrypt-Refresh-Cache"] = "true" if refresh else "false"
+
+
+def check_header(what: str, value: str) -> str:
+    """Reject a header value that could split or corrupt the request (CR, LF, NUL)."""
+    if not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a string, got {type(value).__name__}")
+    if any(char in value for char in "\r\n\0"):
+        raise ConfigurationError(f"{what} must not contain CR, LF or NUL characters")
+    return value
+
+
+def parse_tags(tags: Tags | None) -> tuple[str, ...] | None:
+    """Tags from a list or a comma string; each non-empty, without commas or line breaks."""
+    if tags is None:
+        return None
+    items = [tag.strip() for tag in tags.split(",")] if isinstance(tags, str) else list(tags)
+    for tag in items:
+        check_header("tags", tag)
+        if not tag.strip() or "," in tag:
+            raise ConfigurationError(
+                f"tags must be non-empty and contain no commas, got {tag!r} in {items!r}"
+            )
+    return tuple(items) or None
+
+
+def _from_env(value: str | None, variable: str) -> str | None:
+    if value is not None:
+        return value
+    return os.environ.get(variable) or None
+
+
+def _require(value: str | None, argument: str, variable: str, example: str) -> str:
+    if not value:
+        raise ConfigurationError(
+            f"No {argument} given: pass {argument}={example} or set the {variable} variable"
+        )
+    return check_header(argument, value)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_config(
+    *,
+    api_key: str | SecretStr | None,
+    deployment: str | None,
+    tags: Tags | None,
+    refresh_cache: bool | None,
+    base_url: str | httpx.URL | None,
+    timeout: TimeoutTypes,
+    max_retries: int | None,
+    retry_policy: RetryPolicy | None,
+    deadline: float | None,
+    default_headers: Mapping[str, str] | None,
+) -> ClientConfig:
+    """Resolve client arguments and environment fallbacks into a ``ClientConfig``."""
+    if isinstance(api_key, SecretStr):
+        api_key = api_key.get_secret_value()
+    key = _require(_from_env(api_key, "ENKRYPTAI_API_KEY"), "api_key", "ENKRYPTAI_API_KEY", "...")
+    name = _require(
+        _from_env(deployment, "ENKRYPTAI_DEPLOYMENT"),
+        "deployment",
+        "ENKRYPTAI_DEPLOYMENT",
+        '"my-deployment"',
+    )
+    url = httpx.URL(
+        _from_env(str(base_url) if base_url else None, "ENKRYPTAI_BASE_URL") or DEFAULT_BASE_URL
+    )
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {str(url)!r}")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        warnings.warn(
+            f"base_url {str(url)!r} is plain http: the API key would be sent unencrypted",
+            InsecureTransportWarning,
+            stacklevel=3,
+        )
+    policy = retry_policy or RetryPolicy()
+    if max_retries is not None:
+        policy = policy.with_max_retries(max_retries)
+    if deadline is not None and deadline <= 0:
+        raise ConfigurationError(f"deadline must be positive seconds, got {deadline!r}")
+    extra: dict[str, Any] = {}
+    for header, value in (default_headers or {}).items():
+        extra[check_header(f"header {header!r}", header)] = check_header(header, value)
+    return ClientConfig(
+        api_key=SecretStr(key),
+        deployment=name,
+        base_url=url,
+        timeout=as_timeout(timeout),
+        retry=policy,
+        deadline=deadline,
+        tags=parse_tags(tags),
+        refresh_cache=refresh_cache,
+        default_headers=extra,
+    )
+
+
+def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    """An ``httpx.Timeout`` from seconds, a ``Timeout`` or ``None`` (no timeout)."""
+    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)

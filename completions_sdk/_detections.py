@@ -1,0 +1,179 @@
+"""Typed view of ``enkrypt_policy_detections``: what the proxy's guardrails found.
+
+The shape is only loosely documented and was seen to vary (``shared/spec/PROXY_API.md``,
+"Numbers in the sample replies"): scores as strings, ``summary.toxicity`` as ``{}`` or a
+list of names, keys no document mentions. So every typed part here is best effort: numeric
+strings are coerced, a part that does not fit its type becomes ``None`` instead of failing
+the whole reply, unknown keys are kept as extras, and ``raw`` always holds what was sent.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+
+__all__ = [
+    "BiasDetection",
+    "GuardrailDetails",
+    "GuardrailReport",
+    "GuardrailSummary",
+    "InjectionAttackDetection",
+    "KeywordDetection",
+    "NsfwDetection",
+    "PiiDetection",
+    "PolicyDetections",
+    "PolicyViolationDetection",
+]
+
+
+def _none_if_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+def _as_count(value: Any) -> Any:
+    # Summaries were seen as counts, as lists of names and as {} (nothing found).
+    if isinstance(value, list | dict | tuple):
+        return len(value)
+    return value
+
+
+Lenient = WrapValidator(_none_if_invalid)
+"""Marks a part that becomes ``None`` when the proxy sends something of another shape."""
+
+Count = Annotated[int | None, BeforeValidator(_as_count), Lenient]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True, frozen=True)
+
+
+class KeywordDetection(_Part):
+    """Keyword detector result."""
+
+    detected_counts: Annotated[dict[str, int] | None, Lenient] = None
+    detected_keywords: Any = None
+    redacted_text: Annotated[str | None, Lenient] = None
+
+
+class PolicyViolationDetection(_Part):
+    """Policy violation check result."""
+
+    violating_policy: Annotated[str | None, Lenient] = None
+    explanation: Annotated[str | None, Lenient] = None
+
+
+class BiasDetection(_Part):
+    """Bias check result."""
+
+    bias_detected: Annotated[bool | None, Lenient] = None
+    debiased_text: Annotated[str | None, Lenient] = None
+
+
+class PiiDetection(_Part):
+    """Personal data found, by kind."""
+
+    pii: Any = None
+    secrets: Any = None
+    ip_address: Any = None
+    url: Any = None
+
+
+class NsfwDetection(_Part):
+    """Safe-for-work scores."""
+
+    sfw: Annotated[float | None, Lenient] = None
+    nsfw: Annotated[float | None, Lenient] = None
+
+
+class InjectionAttackDetection(_Part):
+    """Prompt-injection scores."""
+
+    safe: Annotated[float | None, Lenient] = None
+    attack: Annotated[float | None, Lenient] = None
+
+
+class GuardrailDetails(_Part):
+    """Per-detector findings of one guardrail pass."""
+
+    keyword_detector: Annotated[KeywordDetection | None, Lenient] = None
+    policy_violation: Annotated[PolicyViolationDetection | None, Lenient] = None
+    bias: Annotated[BiasDetection | None, Lenient] = None
+    pii: Annotated[PiiDetection | None, Lenient] = None
+    nsfw: Annotated[NsfwDetection | None, Lenient] = None
+    toxicity: Annotated[dict[str, float] | list[str] | None, Lenient] = None
+    """Scores by category, or the names of the categories found."""
+    injection_attack: Annotated[InjectionAttackDetection | None, Lenient] = None
+    relevancy: Any = None
+    hallucination: Any = None
+
+
+class GuardrailSummary(_Part):
+    """How many findings each detector reported (lists and maps are counted)."""
+
+    keyword_detected: Count = None
+    policy_violation: Count = None
+    bias: Count = None
+    pii: Count = None
+    nsfw: Count = None
+    toxicity: Count = None
+    injection_attack: Count = None
+    relevancy: Count = None
+    hallucination: Count = None
+
+    @property
+    def flagged(self) -> list[str]:
+        """Names of the detectors with a non-zero count."""
+        return [name for name in type(self).model_fields if getattr(self, name)]
+
+
+class GuardrailReport(_Part):
+    """One guardrail pass (input or output): details and summary."""
+
+    details: Annotated[GuardrailDetails | None, Lenient] = None
+    summary: Annotated[GuardrailSummary | None, Lenient] = None
+
+
+class PolicyDetections(_Part):
+    """What the proxy's input and output guardrails found.
+
+    ``raw`` is the dict exactly as the proxy sent it.
+    """
+
+    input_guardrails: Annotated[GuardrailReport | None, Lenient] = None
+    output_guardrails: Annotated[GuardrailReport | None, Lenient] = None
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_raw(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        instance = handler(value)
+        if isinstance(value, dict) and isinstance(instance, PolicyDetections):
+            instance._raw = value
+        return instance
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The detections as the proxy sent them."""
+        return self._raw
+
+    @property
+    def flagged(self) -> list[str]:
+        """Detectors that reported a finding, as ``"input:injection_attack"`` and the like."""
+        found: list[str] = []
+        for stage, report in (("input", self.input_guardrails), ("output", self.output_guardrails)):
+            if report is not None and report.summary is not None:
+                found.extend(f"{stage}:{name}" for name in report.summary.flagged)
+        return found

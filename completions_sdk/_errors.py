@@ -1,0 +1,144 @@
+"""The one place where failures become the SDK's exceptions.
+
+``transport_error`` maps httpx's exceptions; ``status_error`` maps an error reply (or an
+error event in a stream). The error body's shape is not documented
+(``shared/spec/PROXY_API.md``, "Errors"): ``error`` may be an object, a plain string, a
+JSON string, or a Python dict printed into a string. Each form is parsed without ``eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import pydantic_core
+
+from ._detections import PolicyDetections
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    CompletionsError,
+    GuardrailViolation,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    error_class_for,
+)
+
+__all__ = ["decode_error_body", "status_error", "transport_error"]
+
+MAX_LITERAL_LENGTH = 64 * 1024
+"""Longest string parsed as a Python literal: bounds the work a hostile body can cause."""
+MAX_MESSAGE_LENGTH = 1000
+
+_HINTS: dict[type[APIStatusError], str] = {
+    AuthenticationError: "Check the API key (api_key= or ENKRYPTAI_API_KEY).",
+    PermissionDeniedError: "Check that this API key may use the deployment.",
+    NotFoundError: "Check the deployment name and base_url.",
+    RateLimitError: "Slow down, or raise max_retries to wait for the limit to reset.",
+}
+
+
+def transport_error(error: httpx.HTTPError, request: httpx.Request | None) -> CompletionsError:
+    """The SDK exception for an httpx transport failure."""
+    target = f"{request.method} {request.url}" if request is not None else "the request"
+    if isinstance(error, httpx.TimeoutException):
+        kind = type(error).__name__.replace("Timeout", " timeout").lower()
+        return APITimeoutError(f"{target} failed: {kind}", request=request)
+    reason = str(error) or type(error).__name__
+    return APIConnectionError(f"{target} failed: {reason}", request=request)
+
+
+def status_error(
+    response: httpx.Response, body: Any, *, secret: str | None = None
+) -> APIStatusError:
+    """The SDK exception for an error reply whose body was decoded into ``body``."""
+    error = _error_object(body)
+    message = _message(error, body, response)
+    error_type = _field(error, "type") or _field(error, "code")
+    if secret:
+        message = message.replace(secret, "[redacted]")
+    detections = _detections(body, error)
+    status = f"{response.status_code} {response.reason_phrase}".strip()
+    if detections is not None:
+        return GuardrailViolation(
+            f"Blocked by the proxy's guardrails ({status}): {message}",
+            response=response,
+            body=body,
+            error_type=error_type,
+            detections=detections,
+        )
+    cls = error_class_for(response.status_code)
+    hint = _HINTS.get(cls)
+    text = f"{status}: {message}" + (f" {hint}" if hint else "")
+    return cls(text, response=response, body=body, error_type=error_type)
+
+
+def decode_error_body(content: bytes) -> Any:
+    """An error body as a dict when it is JSON (or a printed dict), else as text."""
+    try:
+        body = pydantic_core.from_json(content)
+    except ValueError:
+        body = content.decode("utf-8", "replace")
+    if isinstance(body, str):
+        return _loose_mapping(body) or body
+    return body
+
+
+def _loose_mapping(text: str) -> dict[str, Any] | None:
+    """A dict from JSON text or a Python dict's repr; ``None`` when it is neither."""
+    text = text.strip()
+    if not text.startswith("{") or len(text) > MAX_LITERAL_LENGTH:
+        return None
+    try:
+        value = pydantic_core.from_json(text)
+    except ValueError:
+        try:
+            # literal_eval only builds literals: no names, calls or attributes are run.
+            value = ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _error_object(body: Any) -> Any:
+    if not isinstance(body, Mapping):
+        return body
+    error = body.get("error", body)
+    if isinstance(error, str):
+        return _loose_mapping(error) or error
+    return error
+
+
+def _field(error: Any, name: str) -> str | None:
+    value = error.get(name) if isinstance(error, Mapping) else None
+    return str(value) if value is not None else None
+
+
+def _message(error: Any, body: Any, response: httpx.Response) -> str:
+    message: Any = None
+    if isinstance(error, Mapping):
+        message = error.get("message") or error.get("detail") or error.get("error")
+    elif isinstance(error, str):
+        message = error
+    if not message and isinstance(body, Mapping):
+        message = body.get("message") or body.get("detail")
+    if not message:
+        message = response.reason_phrase or "no error message in the reply"
+    text = message if isinstance(message, str) else str(message)
+    if len(text) > MAX_MESSAGE_LENGTH:
+        text = text[:MAX_MESSAGE_LENGTH] + "..."
+    return text
+
+
+def _detections(body: Any, error: Any) -> PolicyDetections | None:
+    for holder in (body, error):
+        if isinstance(holder, Mapping):
+            raw = holder.get("enkrypt_policy_detections")
+            if isinstance(raw, Mapping):
+                return PolicyDetections.model_validate(dict(raw))
+    return None

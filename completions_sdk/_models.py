@@ -1,0 +1,93 @@
+"""Reply models: ``Completion`` and its parts, and the streamed ``CompletionChunk``.
+
+Lenient by design (``shared/spec/PROXY_API.md``, "Response body"): unknown fields are kept
+(``model_extra``), ``object`` and ``finish_reason`` are free strings (the service sends
+``"text.completion"`` and ``"eos"``), missing parts are ``None``, and big integers stay exact.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._detections import Lenient, PolicyDetections
+
+__all__ = ["Completion", "CompletionChoice", "CompletionChunk", "Logprobs", "Usage"]
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, use_attribute_docstrings=True, frozen=True
+    )
+
+
+class Logprobs(_Reply):
+    """Log probabilities of the generated tokens."""
+
+    tokens: list[str] | None = None
+    """The generated tokens."""
+    token_logprobs: list[float | None] | None = None
+    """The log probability of each generated token."""
+    top_logprobs: list[dict[str, float] | None] | None = None
+    """For each position, the most likely tokens and their log probabilities."""
+    text_offset: list[int] | None = None
+    """The character offset of each token in the text."""
+
+
+class CompletionChoice(_Reply):
+    """One generated completion."""
+
+    text: str = ""
+    """The generated text (a delta of it, in a streamed chunk)."""
+    index: int = 0
+    """Which choice this is, for ``n > 1`` or several prompts."""
+    logprobs: Annotated[Logprobs | None, Lenient] = None
+    """Log probabilities, when ``logprobs`` was requested."""
+    finish_reason: str | None = None
+    """Why generation stopped: ``"stop"``, ``"length"``, ``"eos"``, ... (a free string)."""
+
+
+class Usage(_Reply):
+    """Token counts of the request."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class _CompletionBase(_Reply):
+    id: str | None = None
+    """The completion's id."""
+    object: str | None = None
+    """``"text_completion"`` (the proxy was seen to send ``"text.completion"``)."""
+    created: int | None = None
+    """When it was created, in unix seconds."""
+    model: str | None = None
+    """The model that generated it."""
+    system_fingerprint: str | None = None
+    """The backend configuration the model ran with."""
+    choices: list[CompletionChoice] = Field(default_factory=list)
+    """The generated completions."""
+    usage: Annotated[Usage | None, Lenient] = None
+    """Token counts (in a stream, only on the last chunk with ``include_usage``)."""
+    policy_detections: Annotated[PolicyDetections | None, Lenient] = Field(
+        default=None, alias="enkrypt_policy_detections"
+    )
+    """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
+
+    @property
+    def text(self) -> str:
+        """The text of the first choice, or ``""`` when there is none."""
+        for choice in self.choices:
+            if choice.index == 0:
+                return choice.text
+        return self.choices[0].text if self.choices else ""
+
+
+class Completion(_CompletionBase):
+    """A completion reply (OpenAI's ``text_completion`` object, plus detections)."""
+
+
+class CompletionChunk(_CompletionBase):
+    """One event of a streamed completion; each choice carries a piece of text."""

@@ -1,0 +1,215 @@
+"""Retry policy as data, and the decisions made from it (no I/O, no sleeping here).
+
+What is retried: the transport's own failures (connection errors, timeouts) and the
+statuses in ``RETRYABLE_STATUSES``, unless the proxy's ``x-should-retry`` header says
+otherwise. Never a guardrail block, never a client error, never an exception that is not
+ours (a ``KeyboardInterrupt`` or a bug must propagate at once). Waits follow
+``retry-after-ms`` then ``Retry-After`` (seconds or an HTTP date, RFC 9110 section 10.2.3),
+capped, or else exponential backoff with jitter; an optional deadline bounds the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+
+import httpx
+import tenacity
+
+from ._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    GuardrailViolation,
+    IncompleteStreamError,
+)
+
+__all__ = ["RETRYABLE_STATUSES", "Deadline", "RetryPolicy", "is_retryable", "retry_after"]
+
+logger = logging.getLogger("completions_sdk")
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed attempts are retried.
+
+    Attributes:
+        max_retries: retries after the first attempt (``0`` disables retrying).
+        initial_delay: the first backoff wait, in seconds; it doubles on each retry.
+        max_delay: the longest backoff wait.
+        jitter: the fraction of each backoff wait that is randomised (0 to 1).
+        max_retry_after: the longest wait a server's ``Retry-After`` can impose.
+        sleep: how the sync client waits (injectable for tests).
+        async_sleep: how the async client waits (injectable for tests).
+    """
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    max_retry_after: float = 60.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    async_sleep: Callable[[float], Awaitable[None]] = field(
+        default=asyncio.sleep, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError(f"jitter must be between 0 and 1, got {self.jitter!r}")
+
+    def with_max_retries(self, max_retries: int) -> RetryPolicy:
+        """A copy of this policy with another retry count."""
+        return self if max_retries == self.max_retries else replace(self, max_retries=max_retries)
+
+    def backoff(self, retry_number: int) -> float:
+        """The wait before retry ``retry_number`` (1-based) when the server named none."""
+        delay = min(self.initial_delay * 2.0 ** (retry_number - 1), self.max_delay)
+        return delay * (1 - self.jitter * random.random())  # noqa: S311 - not cryptographic
+
+    def wait_before_retry(self, retry_number: int, error: BaseException | None) -> float:
+        """The wait before a retry: the server's ``Retry-After`` (capped), else backoff."""
+        if isinstance(error, APIStatusError):
+            asked = retry_after(error.response.headers)
+            if asked is not None:
+                return min(asked, self.max_retry_after)
+        return self.backoff(retry_number)
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Whether an attempt that failed with ``error`` may be tried again (an allow-list)."""
+    if isinstance(error, IncompleteStreamError):
+        return False  # events were already delivered: a retry would repeat text
+    if isinstance(error, APIConnectionError):
+        return True
+    if isinstance(error, GuardrailViolation):
+        return False
+    if isinstance(error, APIStatusError):
+        override: str | None = error.response.headers.get("x-should-retry")
+        if override in ("true", "false"):
+            return override == "true"
+        return error.status_code in RETRYABLE_STATUSES
+    return False
+
+
+def retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds the server asked to wait, from ``retry-after-ms`` or ``Retry-After``.
+
+    ``None`` when absent, negative, not finite or unparseable.
+    """
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        seconds = _number(value)
+        if seconds is not None:
+            return seconds / 1000
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return seconds
+    try:
+        date = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    delay = date.timestamp() - (time.time() if now is None else now)
+    return max(delay, 0.0)
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+class Deadline:
+    """The time left for a whole call (attempts and waits together)."""
+
+    __slots__ = ("_expires", "seconds")
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._expires = None if seconds is None else time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (``inf`` without a deadline)."""
+        return math.inf if self._expires is None else self._expires - time.monotonic()
+
+    def timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
+        """``timeout`` shortened so that no phase outlives the deadline."""
+        if self._expires is None:
+            return timeout
+        left = self.remaining()
+        if left <= 0:
+            raise APITimeoutError(f"The call's deadline of {self.seconds:g} s has passed")
+        return httpx.Timeout(
+            connect=_at_most(timeout.connect, left),
+            read=_at_most(timeout.read, left),
+            write=_at_most(timeout.write, left),
+            pool=_at_most(timeout.pool, left),
+        )
+
+
+def _at_most(value: float | None, limit: float) -> float:
+    return limit if value is None else min(value, limit)
+
+
+def _stop(policy: RetryPolicy, deadline: Deadline) -> Callable[[tenacity.RetryCallState], bool]:
+    def stop(state: tenacity.RetryCallState) -> bool:
+        if state.attempt_number > policy.max_retries:
+            return True
+        # tenacity computes the wait before asking to stop: give up rather than sleep
+        # past the deadline (the last error is then raised as it is).
+        return state.upcoming_sleep >= deadline.remaining()
+
+    return stop
+
+
+def _wait(policy: RetryPolicy) -> Callable[[tenacity.RetryCallState], float]:
+    def wait(state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        return policy.wait_before_retry(state.attempt_number, error)
+
+    return wait
+
+
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    logger.info(
+        "Retrying in %.2f s (retry %d) after %s: %s",
+        state.upcoming_sleep,
+        state.attempt_number,
+        type(error).__name__,
+        error,
+    )
+
+
+def _options(policy: RetryPolicy, deadline: Deadline) -> dict[str, object]:
+    return {
+        "stop": _stop(policy, deadline),
+        "wait": _wait(policy),
+        "retry": tenacity.retry_if_exception(is_retryable),
+        "before_sleep": _log_retry,
+        "reraise": True,
+    }
+
+
+def retrying(policy: RetryPolicy, deadline: Deadline) -> tenacity.Retrying:
+    """A fresh sync retry driver for one call (tenacity state is never shared)."""
+    return tenacity.Retrying(sleep=policy.sleep, **_options(policy, deadline))  # type: ignore[arg-type]
+
+
+def async_retrying(policy: RetryPolicy, deadline: Deadline) -> tenacity.AsyncRetrying:
+    """A fresh async retry driver for one call (tenacity state is never shared)."""
+    return tenacity.AsyncRetrying(sleep=policy.async_sleep, **_options(policy, deadline))  # type: ignore[arg-type]

@@ -1,0 +1,71 @@
+"""Keyword-argument types shared by ``Client`` and ``AsyncClient``.
+
+``CompletionFields`` mirrors ``CompletionRequest`` (a test keeps the two in step) so that
+an IDE completes ``client.complete(max_tok...`` while the rules stay in the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+from typing_extensions import TypedDict
+
+from ._request import Prompt, StreamOptions
+
+__all__ = ["CompletionArgs", "CompletionFields", "RequestOptions", "TimeoutTypes"]
+
+TimeoutTypes = float | httpx.Timeout | None
+"""Seconds for every phase, an ``httpx.Timeout`` per phase, or ``None`` for no timeout."""
+
+Tags = Sequence[str] | str
+"""Tags as a list, or as one comma-separated string."""
+
+
+class CompletionFields(TypedDict, total=False):
+    """The body fields of ``CompletionRequest`` (see there for each rule)."""
+
+    model: str
+    prompt: Prompt | None
+    best_of: int | None
+    echo: bool | None
+    enkrypt_context: str | None
+    frequency_penalty: float | None
+    logit_bias: Mapping[int, float] | Mapping[str, float] | None
+    logprobs: int | None
+    max_tokens: int | None
+    n: int | None
+    presence_penalty: float | None
+    seed: int | None
+    stop: str | list[str] | None
+    stream_options: StreamOptions | None
+    suffix: str | None
+    temperature: float | None
+    top_p: float | None
+    user: str | None
+
+
+class RequestOptions(TypedDict, total=False):
+    """Per-call settings; each one given overrides the client's for this call only."""
+
+    deployment: str
+    """The deployment name (``X-Enkrypt-Deployment``)."""
+    tags: Tags | None
+    """Deployment tags (``X-Enkrypt-Tags``); ``None`` sends none."""
+    refresh_cache: bool | None
+    """Ask the proxy to refresh its cache (``X-Enkrypt-Refresh-Cache``); ``None`` omits it."""
+    timeout: TimeoutTypes
+    """Timeout of each attempt."""
+    deadline: float | None
+    """Seconds for the whole call, every attempt and wait included."""
+    max_retries: int
+    """Retries after the first attempt."""
+    extra_headers: Mapping[str, str]
+    """More headers to send (they win over the SDK's own)."""
+    extra_body: Mapping[str, Any]
+    """More body fields to send, for server features newer than this SDK."""
+
+
+class CompletionArgs(CompletionFields, RequestOptions, total=False):
+    """Everything ``complete()`` and ``stream()`` accept as keywords."""
