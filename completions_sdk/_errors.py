@@ -74,7 +74,9 @@ def status_error(
         )
     cls = error_class_for(response.status_code)
     hint = _HINTS.get(cls)
-    text = f"{status}: {message}" + (f" {hint}" if hint else "")
+    text = f"{status}: {message}"
+    if hint:
+        text = f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {hint}"
     return cls(text, response=response, body=body, error_type=error_type)
 
 

@@ -1,0 +1,97 @@
+"""Reply models: lenient parsing of what the proxy was seen to send."""
+
+from __future__ import annotations
+
+from completions_sdk import Completion, CompletionChunk
+from tests.conftest import fixture_bytes
+
+
+def test_the_live_services_sample_reply_parses() -> None:
+    completion = Completion.model_validate_json(fixture_bytes("completion-as-served.json"))
+    assert completion.text == " Because the bicycle was two-tired."
+    assert completion.object == "text.completion"
+    assert completion.choices[0].finish_reason == "eos"
+    assert completion.usage is not None
+    assert completion.usage.total_tokens == 16
+    assert completion.model_extra == {"prompt": []}
+
+
+def test_integers_above_2_53_stay_exact() -> None:
+    completion = Completion.model_validate_json(fixture_bytes("completion-as-served.json"))
+    assert completion.choices[0].model_extra == {"seed": 9320035192991048000}
+
+
+def test_unknown_fields_and_values_are_kept() -> None:
+    completion = Completion.model_validate(
+        {
+            "object": "something.new",
+            "choices": [{"text": "x", "finish_reason": "brand_new_reason", "new": 1}],
+            "new_top_level": {"a": 1},
+        }
+    )
+    assert completion.choices[0].finish_reason == "brand_new_reason"
+    assert completion.choices[0].model_extra == {"new": 1}
+    assert completion.model_extra == {"new_top_level": {"a": 1}}
+
+
+def test_missing_parts_are_none() -> None:
+    completion = Completion.model_validate({})
+    assert completion.id is None
+    assert completion.usage is None
+    assert completion.policy_detections is None
+    assert completion.choices == []
+    assert completion.text == ""
+
+
+def test_parts_of_an_unexpected_shape_become_none() -> None:
+    completion = Completion.model_validate(
+        {
+            "choices": [{"text": "x", "logprobs": "not an object"}],
+            "usage": 5,
+            "enkrypt_policy_detections": [1, 2],
+        }
+    )
+    assert completion.text == "x"
+    assert completion.choices[0].logprobs is None
+    assert completion.usage is None
+    assert completion.policy_detections is None
+
+
+def test_text_is_that_of_choice_zero_whatever_the_order() -> None:
+    completion = Completion.model_validate(
+        {"choices": [{"text": "second", "index": 1}, {"text": "first", "index": 0}]}
+    )
+    assert completion.text == "first"
+
+
+def test_logprobs_parse() -> None:
+    completion = Completion.model_validate(
+        {
+            "choices": [
+                {
+                    "text": " a b",
+                    "logprobs": {
+                        "tokens": [" a", " b"],
+                        "token_logprobs": [-0.1, None],
+                        "top_logprobs": [{" a": -0.1}, None],
+                        "text_offset": [0, 2],
+                    },
+                }
+            ]
+        }
+    )
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None
+    assert logprobs.tokens == [" a", " b"]
+    assert logprobs.token_logprobs == [-0.1, None]
+
+
+def test_a_chunk_has_the_same_shape() -> None:
+    chunk = CompletionChunk.model_validate({"id": "c", "choices": [{"text": " hi", "index": 0}]})
+    assert chunk.text == " hi"
+
+
+def test_detections_are_reachable_by_their_wire_name_too() -> None:
+    completion = Completion.model_validate_json(fixture_bytes("completion-as-served.json"))
+    dumped = completion.model_dump(by_alias=True)
+    assert "enkrypt_policy_detections" in dumped
