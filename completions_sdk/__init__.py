@@ -35,6 +35,7 @@ from ._exceptions import (
 from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs, Usage
 from ._request import CompletionRequest, StreamOptions
 from ._retry import RetryPolicy
+from ._streaming import AsyncStream, Stream
 from ._types import CompletionArgs, CompletionFields, RequestOptions
 from ._version import __version__
 
@@ -46,6 +47,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncClient",
+    "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
     "BiasDetection",
@@ -78,6 +80,7 @@ __all__ = [
     "RateLimitError",
     "RequestOptions",
     "RetryPolicy",
+    "Stream",
     "StreamOptions",
     "UnprocessableEntityError",
     "Usage",

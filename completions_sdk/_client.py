@@ -21,6 +21,7 @@ from ._errors import transport_error
 from ._models import Completion
 from ._request import CompletionRequest
 from ._retry import Deadline, RetryPolicy, async_retrying, retrying
+from ._streaming import AsyncStream, Stream
 from ._types import CompletionArgs, Tags, TimeoutTypes
 
 __all__ = ["AsyncClient", "Client"]
@@ -103,6 +104,10 @@ class _BaseClient(Generic[HttpClient]):
         )
 
     @property
+    def _secret(self) -> str:
+        return self._config.api_key.get_secret_value()
+
+    @property
     def base_url(self) -> httpx.URL:
         """The proxy's base URL."""
         return self._config.base_url
@@ -155,14 +160,40 @@ class Client(_BaseClient[httpx.Client]):
         response = retrying(call.retry, deadline)(self._send, call, deadline)
         return parse_completion(response, self._config)
 
-    def _send(self, call: PreparedCall, deadline: Deadline) -> httpx.Response:
+    def stream(
+        self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
+    ) -> Stream:
+        """Stream a completion: iterate the returned ``Stream`` for ``CompletionChunk``s.
+
+        Takes the same arguments as ``complete``; ``stream=True`` is set for you. The
+        request is validated now; it is sent when the stream is entered or first iterated.
+        Use it as a context manager (or read it to the end) to release the connection.
+
+        Raises:
+            pydantic.ValidationError: an invalid field (``best_of`` cannot be streamed).
+            IncompleteStreamError: (while iterating) the stream broke before its end.
+        """
+        call = self._prepare(request, arguments, stream=True)
+        return Stream(call, self._send_streaming, secret=self._secret)
+
+    def _send(
+        self, call: PreparedCall, deadline: Deadline, *, stream: bool = False
+    ) -> httpx.Response:
         request = self._build_request(call, deadline)
         try:
-            response = self._http.send(request)
+            response = self._http.send(request, stream=stream)
+            if stream and not response.is_success:
+                try:
+                    response.read()
+                finally:
+                    response.close()
         except httpx.HTTPError as exc:
             raise transport_error(exc, request) from exc
         raise_for_status(response, self._config)
         return response
+
+    def _send_streaming(self, call: PreparedCall, deadline: Deadline) -> httpx.Response:
+        return self._send(call, deadline, stream=True)
 
     def close(self) -> None:
         """Close the connections (only those of an ``httpx.Client`` this client created)."""
@@ -206,14 +237,34 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         )
         return parse_completion(response, self._config)
 
-    async def _send(self, call: PreparedCall, deadline: Deadline) -> httpx.Response:
+    def stream(
+        self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
+    ) -> AsyncStream:
+        """Stream a completion: ``async for`` over the returned ``AsyncStream``.
+
+        See ``Client.stream``; use ``async with client.stream(...) as stream``.
+        """
+        call = self._prepare(request, arguments, stream=True)
+        return AsyncStream(call, self._send_streaming, secret=self._secret)
+
+    async def _send(
+        self, call: PreparedCall, deadline: Deadline, *, stream: bool = False
+    ) -> httpx.Response:
         request = self._build_request(call, deadline)
         try:
-            response = await self._http.send(request)
+            response = await self._http.send(request, stream=stream)
+            if stream and not response.is_success:
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except httpx.HTTPError as exc:
             raise transport_error(exc, request) from exc
         raise_for_status(response, self._config)
         return response
+
+    async def _send_streaming(self, call: PreparedCall, deadline: Deadline) -> httpx.Response:
+        return await self._send(call, deadline, stream=True)
 
     async def close(self) -> None:
         """Close the connections (only those of an ``httpx.AsyncClient`` this client created)."""

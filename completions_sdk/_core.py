@@ -55,12 +55,19 @@ def prepare_call(
     return PreparedCall(
         url=config.url(COMPLETIONS_PATH),
         content=body.to_json(),
-        headers=config.headers_for(options),  # type: ignore[arg-type]
+        headers=_headers(config, options, stream=stream),
         timeout=timeout,
         retry=retry,
         deadline=options.get("deadline", config.deadline),
         request=body,
     )
+
+
+def _headers(config: ClientConfig, options: dict[str, Any], *, stream: bool) -> dict[str, str]:
+    headers = config.headers_for(options)  # type: ignore[arg-type]
+    if stream:
+        headers = {**headers, "Accept": "text/event-stream"}
+    return headers
 
 
 def _body(

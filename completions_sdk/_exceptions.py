@@ -79,6 +79,8 @@ class IncompleteStreamError(APIConnectionError):
 
     Attributes:
         partial_texts: the text received so far, by choice index.
+        chunks_received: how many chunks were delivered before the break (when none
+            were, the call was retried like any connection error).
     """
 
     def __init__(
@@ -87,9 +89,11 @@ class IncompleteStreamError(APIConnectionError):
         *,
         request: httpx.Request | None = None,
         partial_texts: Mapping[int, str] | None = None,
+        chunks_received: int = 0,
     ) -> None:
         super().__init__(message, request=request)
         self.partial_texts: dict[int, str] = dict(partial_texts or {})
+        self.chunks_received = chunks_received
 
     @property
     def partial_text(self) -> str:
@@ -131,7 +135,7 @@ class APIStatusError(CompletionsError):
         self.status_code = response.status_code
         self.body = body
         self.error_type = error_type
-        self.request_id = _request_id(response.headers)
+        self.request_id = request_id_from(response.headers)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
@@ -210,7 +214,7 @@ def error_class_for(status_code: int) -> type[APIStatusError]:
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-enkrypt-request-id")
 
 
-def _request_id(headers: httpx.Headers) -> str | None:
+def request_id_from(headers: httpx.Headers) -> str | None:
     for name in _REQUEST_ID_HEADERS:
         value: str | None = headers.get(name)
         if value:

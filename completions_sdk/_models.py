@@ -78,11 +78,11 @@ class _CompletionBase(_Reply):
 
     @property
     def text(self) -> str:
-        """The text of the first choice, or ``""`` when there is none."""
+        """The text of choice 0, or ``""`` when there is none (as in a chunk of another choice)."""
         for choice in self.choices:
             if choice.index == 0:
                 return choice.text
-        return self.choices[0].text if self.choices else ""
+        return ""
 
 
 class Completion(_CompletionBase):

@@ -88,7 +88,8 @@ class RetryPolicy:
 def is_retryable(error: BaseException) -> bool:
     """Whether an attempt that failed with ``error`` may be tried again (an allow-list)."""
     if isinstance(error, IncompleteStreamError):
-        return False  # events were already delivered: a retry would repeat text
+        # Once a chunk was delivered, a retry would show the user text twice.
+        return error.chunks_received == 0
     if isinstance(error, APIConnectionError):
         return True
     if isinstance(error, GuardrailViolation):

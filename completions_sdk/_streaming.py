@@ -1,0 +1,248 @@
+"""``Stream`` and ``AsyncStream``: typed chunk iterators over httpx-sse.
+
+Both open their reply lazily (on entering the ``with`` block or on the first ``next``),
+retry only until the first chunk is in hand (after that the user has seen text and a
+retry would repeat it), and close the reply when the stream ends, breaks or is exited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+
+import httpx
+from httpx_sse import EventSource
+from typing_extensions import Self
+
+from ._assembly import StreamAssembler
+from ._core import PreparedCall
+from ._errors import transport_error
+from ._exceptions import CompletionsError, request_id_from
+from ._models import Completion, CompletionChunk
+from ._retry import Deadline, async_retrying, retrying
+
+__all__ = ["AsyncStream", "Stream"]
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
+def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler) -> CompletionsError:
+    if isinstance(error, httpx.TimeoutException):
+        return transport_error(error, assembler.response.request)
+    return assembler.incomplete(str(error) or type(error).__name__)
+
+
+# The chunk generators are functions, not methods: a generator holding ``self`` would make
+# a reference cycle, and an abandoned sync stream would then wait for the cycle collector
+# instead of closing its connection as soon as the loop drops it.
+
+
+def _chunks_of(assembler: StreamAssembler) -> Generator[CompletionChunk, None, None]:
+    response = assembler.response
+    try:
+        if not _is_event_stream(response):
+            yield assembler.decode_body(response.read())
+            return
+        for event in EventSource(response).iter_sse():
+            chunk = assembler.decode(event)
+            if assembler.done:
+                return
+            if chunk is not None:
+                yield chunk
+    except httpx.HTTPError as exc:
+        raise _interrupted(exc, assembler) from exc
+    finally:
+        response.close()
+    raise assembler.incomplete("the connection closed")
+
+
+async def _achunks_of(assembler: StreamAssembler) -> AsyncGenerator[CompletionChunk, None]:
+    response = assembler.response
+    try:
+        if not _is_event_stream(response):
+            yield assembler.decode_body(await response.aread())
+            return
+        async for event in EventSource(response).aiter_sse():
+            chunk = assembler.decode(event)
+            if assembler.done:
+                return
+            if chunk is not None:
+                yield chunk
+    except httpx.HTTPError as exc:
+        raise _interrupted(exc, assembler) from exc
+    finally:
+        await response.aclose()
+    raise assembler.incomplete("the connection closed")
+
+
+class _StreamBase:
+    """What both streams share: the call, the assembler, and the helpers built on it."""
+
+    _assembler: StreamAssembler | None = None
+
+    def __init__(self, call: PreparedCall, *, secret: str) -> None:
+        self._call = call
+        self._secret = secret
+        self._first: CompletionChunk | None = None
+
+    @property
+    def response(self) -> httpx.Response:
+        """The HTTP reply (available once the stream has started)."""
+        if self._assembler is None:
+            raise RuntimeError("The stream has not started: iterate it or enter its context")
+        return self._assembler.response
+
+    @property
+    def request_id(self) -> str | None:
+        """The proxy's request id header, if it sent one."""
+        return request_id_from(self.response.headers)
+
+    def _final(self) -> Completion:
+        assert self._assembler is not None
+        return self._assembler.final_completion()
+
+
+class Stream(_StreamBase):
+    """The chunks of a streamed completion, as an iterator and a context manager.
+
+    Example:
+        >>> with client.stream(model="m", prompt="Tell a story") as stream:
+        ...     for text in stream.text_stream:
+        ...         print(text, end="", flush=True)
+        ...     completion = stream.get_final_completion()
+    """
+
+    def __init__(
+        self,
+        call: PreparedCall,
+        open_reply: Callable[[PreparedCall, Deadline], httpx.Response],
+        *,
+        secret: str,
+    ) -> None:
+        super().__init__(call, secret=secret)
+        self._open_reply = open_reply
+        self._chunks: Generator[CompletionChunk, None, None] | None = None
+
+    def _start(self) -> None:
+        deadline = Deadline(self._call.deadline)
+        retrying(self._call.retry, deadline)(self._try_start, deadline)
+
+    def _try_start(self, deadline: Deadline) -> None:
+        response = self._open_reply(self._call, deadline)
+        self._assembler = StreamAssembler(response, secret=self._secret)
+        self._chunks = _chunks_of(self._assembler)
+        self._first = next(self._chunks, None)  # closes the reply itself on failure
+
+    def __iter__(self) -> Iterator[CompletionChunk]:
+        return self
+
+    def __next__(self) -> CompletionChunk:
+        if self._chunks is None:
+            self._start()
+        if self._first is not None:
+            chunk, self._first = self._first, None
+            return chunk
+        assert self._chunks is not None
+        return next(self._chunks)
+
+    @property
+    def text_stream(self) -> Iterator[str]:
+        """The text deltas of choice 0, skipping empty ones."""
+        for chunk in self:
+            text = chunk.text
+            if text:
+                yield text
+
+    def get_final_completion(self) -> Completion:
+        """Read the rest of the stream and return the ``Completion`` its chunks make."""
+        for _ in self:
+            pass
+        return self._final()
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        if self._chunks is not None:
+            self._chunks.close()
+        elif self._assembler is not None:
+            self._assembler.response.close()
+
+    def __enter__(self) -> Self:
+        if self._chunks is None:
+            self._start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncStream(_StreamBase):
+    """The chunks of a streamed completion, as an async iterator and context manager.
+
+    Example:
+        >>> async with client.stream(model="m", prompt="hi") as stream:
+        ...     async for chunk in stream:
+        ...         print(chunk.text, end="")
+    """
+
+    def __init__(
+        self,
+        call: PreparedCall,
+        open_reply: Callable[[PreparedCall, Deadline], Awaitable[httpx.Response]],
+        *,
+        secret: str,
+    ) -> None:
+        super().__init__(call, secret=secret)
+        self._open_reply = open_reply
+        self._chunks: AsyncGenerator[CompletionChunk, None] | None = None
+
+    async def _start(self) -> None:
+        deadline = Deadline(self._call.deadline)
+        await async_retrying(self._call.retry, deadline)(self._try_start, deadline)
+
+    async def _try_start(self, deadline: Deadline) -> None:
+        response = await self._open_reply(self._call, deadline)
+        self._assembler = StreamAssembler(response, secret=self._secret)
+        self._chunks = _achunks_of(self._assembler)
+        self._first = await anext(self._chunks, None)
+
+    def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+        return self
+
+    async def __anext__(self) -> CompletionChunk:
+        if self._chunks is None:
+            await self._start()
+        if self._first is not None:
+            chunk, self._first = self._first, None
+            return chunk
+        assert self._chunks is not None
+        return await anext(self._chunks)
+
+    @property
+    async def text_stream(self) -> AsyncIterator[str]:
+        """The text deltas of choice 0, skipping empty ones."""
+        async for chunk in self:
+            text = chunk.text
+            if text:
+                yield text
+
+    async def get_final_completion(self) -> Completion:
+        """Read the rest of the stream and return the ``Completion`` its chunks make."""
+        async for _ in self:
+            pass
+        return self._final()
+
+    async def close(self) -> None:
+        """Stop reading and release the connection."""
+        if self._chunks is not None:
+            await self._chunks.aclose()
+        elif self._assembler is not None:
+            await self._assembler.response.aclose()
+
+    async def __aenter__(self) -> Self:
+        if self._chunks is None:
+            await self._start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
