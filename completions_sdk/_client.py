@@ -125,6 +125,23 @@ class _BaseClient(Generic[HttpClient]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config!r})"
 
+    def __getstate__(self) -> dict[str, object]:
+        # Pickling (for multiprocessing, Spark or Ray workers) carries the configuration,
+        # never live connections: the copy opens its own.
+        if not self._owns_http:
+            raise TypeError(
+                f"a {type(self).__name__} built with http_client= cannot be pickled: "
+                "its connections belong to you; pickle one without it"
+            )
+        return {"config": self._config}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        config = state["config"]
+        assert isinstance(config, ClientConfig)
+        self._config = config
+        self._owns_http = True
+        self._http = self._new_http_client()
+
 
 class Client(_BaseClient[httpx.Client]):
     """A synchronous client for the AI Completions Proxy.

@@ -191,3 +191,31 @@ async def test_async_context_manager_closes_the_client() -> None:
     async with AsyncClient(api_key="k", deployment="d") as client:
         assert not client.is_closed
     assert client.is_closed
+
+
+def test_clients_survive_pickling(make_client: Callable[..., Any], httpx_mock: HTTPXMock) -> None:
+    import pickle
+
+    httpx_mock.add_response(content=SAMPLE)
+    client = make_client(retry_policy=None)  # the test's recording sleep is a local function
+    inner = client.client if hasattr(client, "client") else client
+    copy = pickle.loads(pickle.dumps(inner))
+    assert copy._http is not inner._http
+    assert repr(copy) == repr(inner)
+    if hasattr(client, "client"):
+        client.run(copy.complete(model="m"))
+        client.run(copy.close())
+    else:
+        copy.complete(model="m")
+        copy.close()
+
+
+def test_a_client_with_its_own_http_client_refuses_pickling() -> None:
+    import pickle
+
+    from completions_sdk import Client
+
+    with httpx.Client() as http:
+        client = Client(api_key="k", deployment="d", http_client=http)
+        with pytest.raises(TypeError, match="http_client"):
+            pickle.dumps(client)
