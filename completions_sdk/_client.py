@@ -7,22 +7,24 @@ public methods and signatures match).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, overload
 
 import httpx
 from pydantic import SecretStr
 from typing_extensions import Self, Unpack
 
+from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall, parse_completion, prepare_call, raise_for_status
 from ._errors import transport_error
+from ._exceptions import CompletionsError
 from ._models import Completion
 from ._request import CompletionRequest
 from ._retry import Deadline, RetryPolicy, async_retrying, retrying
 from ._streaming import AsyncStream, Stream
-from ._types import CompletionArgs, Tags, TimeoutTypes
+from ._types import CompletionArgs, RequestOptions, Tags, TimeoutTypes
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -193,6 +195,59 @@ class Client(_BaseClient[httpx.Client]):
         call = self._prepare(request, arguments, stream=True)
         return Stream(call, self._send_streaming, secret=self._secret)
 
+    @overload
+    def complete_many(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        return_exceptions: Literal[False] = False,
+        **options: Unpack[RequestOptions],
+    ) -> list[Completion]: ...
+    @overload
+    def complete_many(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        return_exceptions: Literal[True],
+        **options: Unpack[RequestOptions],
+    ) -> list[Completion | CompletionsError]: ...
+    def complete_many(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        return_exceptions: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> list[Any]:
+        """Complete many requests, at most ``concurrency`` at a time, in input order.
+
+        Args:
+            requests: ``CompletionRequest``s or dicts of their fields; all are validated
+                before the first is sent.
+            concurrency: how many requests are in flight at once.
+            progress: show a progress bar (needs ``tqdm``).
+            return_exceptions: put each failed request's ``CompletionsError`` in its place
+                in the results instead of raising the first one.
+            **options: per-call options applied to every request (``tags``, ``timeout``...).
+        """
+        batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        try:
+            for index, outcome in iter_completed(
+                lambda request: self.complete(request, **options), batch.requests, concurrency
+            ):
+                batch.add(index, outcome)
+        finally:
+            batch.close()
+        return batch.outcomes
+
     def _send(
         self, call: PreparedCall, deadline: Deadline, *, stream: bool = False
     ) -> httpx.Response:
@@ -263,6 +318,52 @@ class AsyncClient(_BaseClient[httpx.AsyncClient]):
         """
         call = self._prepare(request, arguments, stream=True)
         return AsyncStream(call, self._send_streaming, secret=self._secret)
+
+    @overload
+    async def complete_many(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        return_exceptions: Literal[False] = False,
+        **options: Unpack[RequestOptions],
+    ) -> list[Completion]: ...
+    @overload
+    async def complete_many(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        return_exceptions: Literal[True],
+        **options: Unpack[RequestOptions],
+    ) -> list[Completion | CompletionsError]: ...
+    async def complete_many(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        return_exceptions: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> list[Any]:
+        """Complete many requests, at most ``concurrency`` at a time, in input order.
+
+        See ``Client.complete_many``.
+        """
+        batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        try:
+            async for index, outcome in aiter_completed(
+                lambda request: self.complete(request, **options), batch.requests, concurrency
+            ):
+                batch.add(index, outcome)
+        finally:
+            batch.close()
+        return batch.outcomes
 
     async def _send(
         self, call: PreparedCall, deadline: Deadline, *, stream: bool = False
