@@ -1,151 +1,34 @@
 """``Client`` and ``AsyncClient``: thin shells wiring the core to httpx.
 
-Everything that does not touch the network lives in ``_BaseClient`` and the ``_core``
+Everything that does not touch the network lives in ``BaseClient`` and the ``_core``
 functions; the two shells differ only by ``async``/``await`` (a test checks that their
 public methods and signatures match).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Any, Literal, overload
 
 import httpx
-from pydantic import SecretStr
 from typing_extensions import Self, Unpack
 
+from ._base_client import BaseClient
 from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
-from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
-from ._core import PreparedCall, parse_completion, prepare_call, raise_for_status
+from ._core import PreparedCall, parse_completion, raise_for_status
 from ._errors import transport_error
 from ._exceptions import CompletionsError
 from ._models import Completion
 from ._request import CompletionRequest
-from ._retry import Deadline, RetryPolicy, async_retrying, retrying
+from ._retry import Deadline, async_retrying, retrying
 from ._streaming import AsyncStream, Stream
-from ._types import CompletionArgs, RequestOptions, Tags, TimeoutTypes
+from ._types import CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
 
-HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 
-
-class _BaseClient(Generic[HttpClient]):
-    """Configuration and request preparation shared by both clients (no I/O)."""
-
-    _config: ClientConfig
-    _http: HttpClient
-    _owns_http: bool
-
-    def __init__(
-        self,
-        *,
-        api_key: str | SecretStr | None = None,
-        deployment: str | None = None,
-        tags: Tags | None = None,
-        refresh_cache: bool | None = None,
-        base_url: str | httpx.URL | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        retry_policy: RetryPolicy | None = None,
-        deadline: float | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        http_client: HttpClient | None = None,
-    ) -> None:
-        """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
-
-        Args:
-            api_key: the account's API key (default: ``ENKRYPTAI_API_KEY``).
-            deployment: the deployment's saved name (default: ``ENKRYPTAI_DEPLOYMENT``).
-            tags: deployment tags, a list or a comma-separated string.
-            refresh_cache: ask the proxy to refresh stale deployment/policy/model data.
-            base_url: the proxy's address (default: ``ENKRYPTAI_BASE_URL``, then
-                ``https://api.enkryptai.com``).
-            timeout: per-attempt timeout in seconds or an ``httpx.Timeout``
-                (default: 120 s to read, 10 s to connect).
-            max_retries: retries after a failed attempt (default 2; ``0`` disables).
-            retry_policy: backoff, ``Retry-After`` cap and sleep functions.
-            deadline: seconds for a whole call, attempts and waits included.
-            default_headers: more headers sent with every request.
-            http_client: your own ``httpx`` client (you keep the job of closing it).
-
-        Raises:
-            ConfigurationError: no API key or deployment, or a bad header value.
-        """
-        self._config = build_config(
-            api_key=api_key,
-            deployment=deployment,
-            tags=tags,
-            refresh_cache=refresh_cache,
-            base_url=base_url,
-            timeout=timeout,
-            max_retries=max_retries,
-            retry_policy=retry_policy,
-            deadline=deadline,
-            default_headers=default_headers,
-        )
-        self._owns_http = http_client is None
-        self._http = self._new_http_client() if http_client is None else http_client
-
-    def _new_http_client(self) -> HttpClient:
-        raise NotImplementedError
-
-    def _prepare(
-        self, request: CompletionRequest | None, arguments: CompletionArgs, *, stream: bool
-    ) -> PreparedCall:
-        return prepare_call(self._config, request, arguments, stream=stream)
-
-    def _build_request(self, call: PreparedCall, deadline: Deadline) -> httpx.Request:
-        return self._http.build_request(
-            "POST",
-            call.url,
-            content=call.content,
-            headers=call.headers,
-            timeout=deadline.timeout(call.timeout),
-        )
-
-    @property
-    def _secret(self) -> str:
-        return self._config.api_key.get_secret_value()
-
-    @property
-    def base_url(self) -> httpx.URL:
-        """The proxy's base URL."""
-        return self._config.base_url
-
-    @property
-    def deployment(self) -> str:
-        """The deployment requests go to, unless a call names another."""
-        return self._config.deployment
-
-    @property
-    def is_closed(self) -> bool:
-        """Whether the client's connections have been closed."""
-        return self._http.is_closed
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._config!r})"
-
-    def __getstate__(self) -> dict[str, object]:
-        # Pickling (for multiprocessing, Spark or Ray workers) carries the configuration,
-        # never live connections: the copy opens its own.
-        if not self._owns_http:
-            raise TypeError(
-                f"a {type(self).__name__} built with http_client= cannot be pickled: "
-                "its connections belong to you; pickle one without it"
-            )
-        return {"config": self._config}
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        config = state["config"]
-        assert isinstance(config, ClientConfig)
-        self._config = config
-        self._owns_http = True
-        self._http = self._new_http_client()
-
-
-class Client(_BaseClient[httpx.Client]):
+class Client(BaseClient[httpx.Client]):
     """A synchronous client for the AI Completions Proxy.
 
     Example:
@@ -284,7 +167,7 @@ class Client(_BaseClient[httpx.Client]):
         self.close()
 
 
-class AsyncClient(_BaseClient[httpx.AsyncClient]):
+class AsyncClient(BaseClient[httpx.AsyncClient]):
     """An asynchronous client for the AI Completions Proxy.
 
     Example:
