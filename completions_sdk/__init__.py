@@ -1,5 +1,30 @@
 """A typed Python client for Enkrypt AI's AI Completions Proxy."""
 
+from ._chat_models import (
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatDelta,
+    ChatLogprobs,
+    ChatMessage,
+    FunctionCallInfo,
+    ToolCall,
+    ToolCallDelta,
+)
+from ._chat_request import (
+    AssistantMessage,
+    ChatCompletionRequest,
+    ChatMessageParam,
+    FunctionDefinition,
+    ResponseFormat,
+    SystemMessage,
+    ToolCallParam,
+    ToolChoice,
+    ToolMessage,
+    ToolParam,
+    UserMessage,
+)
 from ._client import AsyncClient, Client
 from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, InsecureTransportWarning
 from ._detections import (
@@ -36,7 +61,7 @@ from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs, Us
 from ._request import CompletionRequest, StreamOptions
 from ._retry import RetryPolicy
 from ._streaming import AsyncStream, Stream
-from ._types import CompletionArgs, CompletionFields, RequestOptions
+from ._types import ChatArgs, ChatFields, CompletionArgs, CompletionFields, RequestOptions
 from ._version import __version__
 
 __all__ = [
@@ -46,11 +71,23 @@ __all__ = [
     "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
+    "AssistantMessage",
     "AsyncClient",
     "AsyncStream",
     "AuthenticationError",
     "BadRequestError",
     "BiasDetection",
+    "ChatArgs",
+    "ChatChoice",
+    "ChatChunkChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatDelta",
+    "ChatFields",
+    "ChatLogprobs",
+    "ChatMessage",
+    "ChatMessageParam",
     "Client",
     "Completion",
     "CompletionArgs",
@@ -61,6 +98,8 @@ __all__ = [
     "CompletionsError",
     "ConfigurationError",
     "ConflictError",
+    "FunctionCallInfo",
+    "FunctionDefinition",
     "GuardrailDetails",
     "GuardrailReport",
     "GuardrailSummary",
@@ -79,10 +118,19 @@ __all__ = [
     "PolicyViolationDetection",
     "RateLimitError",
     "RequestOptions",
+    "ResponseFormat",
     "RetryPolicy",
     "Stream",
     "StreamOptions",
+    "SystemMessage",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolCallParam",
+    "ToolChoice",
+    "ToolMessage",
+    "ToolParam",
     "UnprocessableEntityError",
     "Usage",
+    "UserMessage",
     "__version__",
 ]

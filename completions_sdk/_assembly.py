@@ -1,14 +1,15 @@
-"""Decoding stream events into chunks, and chunks into a final ``Completion`` (no I/O).
+"""Decoding stream events into chunks, and chunks into a final reply (no I/O).
 
 A stream is data-only server-sent events ended by ``data: [DONE]``
 (``shared/spec/PROXY_API.md``, "Response body"). Events without data (only ``id:`` or
 ``retry:`` fields, comments, keep-alives) are skipped; an event carrying an ``error`` raises
-like an error reply; everything else is a ``CompletionChunk``.
+like an error reply; everything else is a chunk. ``StreamAssembler`` does the part both
+endpoints share; a subclass per endpoint knows how its choices grow.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 import pydantic
@@ -16,27 +17,24 @@ from httpx_sse import ServerSentEvent
 
 from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
-from ._models import Completion, CompletionChunk, Usage
+from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
 
-__all__ = ["StreamAssembler"]
+__all__ = ["CompletionAssembler", "StreamAssembler"]
 
 DONE = "[DONE]"
+ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+_HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
 
 
-class _ChoiceParts:
-    __slots__ = ("finish_reason", "logprobs", "texts")
+class StreamAssembler(Generic[ChunkT, ReplyT]):
+    """Turns events into chunks and remembers what the final reply needs.
 
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.finish_reason: str | None = None
-        self.logprobs: dict[str, list[Any]] | None = None
-
-
-class StreamAssembler:
-    """Turns events into chunks and remembers what a final ``Completion`` needs.
-
-    Only the pieces of text (and logprobs) are kept, never the chunk objects.
+    Only the pieces of text (and the like) are kept, never the chunk objects.
     """
+
+    chunk_model: ClassVar[type[Any]]
+    reply_model: ClassVar[type[Any]]
 
     def __init__(self, response: httpx.Response, *, secret: str | None = None) -> None:
         self.response = response
@@ -44,11 +42,10 @@ class StreamAssembler:
         self.chunks_received = 0
         self._secret = secret
         self._header: dict[str, Any] = {}
-        self._choices: dict[int, _ChoiceParts] = {}
         self._usage: Usage | None = None
         self._detections: Any = None
 
-    def decode(self, event: ServerSentEvent) -> CompletionChunk | None:
+    def decode(self, event: ServerSentEvent) -> ChunkT | None:
         """The chunk an event carries; ``None`` for ``[DONE]`` and events without data."""
         data = event.data
         if not data:
@@ -58,18 +55,18 @@ class StreamAssembler:
             return None
         return self.absorb(self._parse(data.encode()))
 
-    def decode_body(self, content: bytes) -> CompletionChunk:
+    def decode_body(self, content: bytes) -> ChunkT:
         """A reply that was plain JSON instead of a stream, as one final chunk."""
         chunk = self.absorb(self._parse(content))
         self.done = True
         return chunk
 
-    def _parse(self, data: bytes) -> CompletionChunk:
+    def _parse(self, data: bytes) -> ChunkT:
         try:
-            chunk = CompletionChunk.model_validate_json(data)
+            chunk: ChunkT = self.chunk_model.model_validate_json(data)
         except pydantic.ValidationError as exc:
             raise APIResponseValidationError(
-                f"A stream event is not a completion chunk: "
+                f"A stream event is not a {self.chunk_model.__name__}: "
                 f"{exc.errors(include_url=False)[0]['msg']} (data: {data[:200]!r})",
                 response=self.response,
             ) from None
@@ -77,33 +74,30 @@ class StreamAssembler:
             raise status_error(self.response, decode_error_body(data), secret=self._secret)
         return chunk
 
-    def absorb(self, chunk: CompletionChunk) -> CompletionChunk:
-        """Record what the final completion needs from ``chunk``."""
+    def absorb(self, chunk: ChunkT) -> ChunkT:
+        """Record what the final reply needs from ``chunk``."""
         self.chunks_received += 1
-        for name in ("id", "object", "created", "model", "system_fingerprint"):
+        for name in _HEADER_FIELDS:
             value = getattr(chunk, name)
             if value is not None:
                 self._header.setdefault(name, value)
-        for choice in chunk.choices:
-            parts = self._choices.get(choice.index)
-            if parts is None:
-                parts = self._choices[choice.index] = _ChoiceParts()
-            if choice.text:
-                parts.texts.append(choice.text)
-            if choice.finish_reason is not None:
-                parts.finish_reason = choice.finish_reason
-            if choice.logprobs is not None:
-                _join_logprobs(parts, choice.logprobs.model_dump(exclude_none=True))
+        self._absorb_choices(chunk)
         if chunk.usage is not None:
             self._usage = chunk.usage
         if chunk.policy_detections is not None:
             self._detections = chunk.policy_detections.raw
         return chunk
 
+    def _absorb_choices(self, chunk: ChunkT) -> None:
+        raise NotImplementedError
+
+    def _final_choices(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
     @property
     def partial_texts(self) -> dict[int, str]:
         """The text received so far, by choice index."""
-        return {index: "".join(parts.texts) for index, parts in sorted(self._choices.items())}
+        raise NotImplementedError
 
     def incomplete(self, reason: str) -> IncompleteStreamError:
         """The error for a stream that ended before ``[DONE]``."""
@@ -116,9 +110,58 @@ class StreamAssembler:
             chunks_received=self.chunks_received,
         )
 
-    def final_completion(self) -> Completion:
-        """A ``Completion`` assembled from every chunk received."""
-        choices = [
+    def final_reply(self) -> ReplyT:
+        """The reply assembled from every chunk received."""
+        body: dict[str, Any] = {
+            **self._header,
+            "choices": self._final_choices(),
+            "usage": self._usage,
+        }
+        if self._detections is not None:
+            body["enkrypt_policy_detections"] = self._detections
+        reply: ReplyT = self.reply_model.model_validate(body)
+        return reply
+
+
+class _ChoiceParts:
+    __slots__ = ("finish_reason", "logprobs", "texts")
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.finish_reason: str | None = None
+        self.logprobs: dict[str, list[Any]] | None = None
+
+
+class CompletionAssembler(StreamAssembler[CompletionChunk, Completion]):
+    """Joins completion chunks: text pieces, finish reasons and logprobs per choice."""
+
+    chunk_model = CompletionChunk
+    reply_model = Completion
+
+    def __init__(self, response: httpx.Response, *, secret: str | None = None) -> None:
+        super().__init__(response, secret=secret)
+        self._choices: dict[int, _ChoiceParts] = {}
+
+    def _absorb_choices(self, chunk: CompletionChunk) -> None:
+        for choice in chunk.choices:
+            self._absorb_choice(choice)
+
+    def _absorb_choice(self, choice: CompletionChoice) -> None:
+        parts = self._choices.get(choice.index)
+        if parts is None:
+            parts = self._choices[choice.index] = _ChoiceParts()
+        if choice.text:
+            parts.texts.append(choice.text)
+        if choice.finish_reason is not None:
+            parts.finish_reason = choice.finish_reason
+        if choice.logprobs is not None:
+            joined = parts.logprobs if parts.logprobs is not None else {}
+            for key, values in choice.logprobs.model_dump(exclude_none=True).items():
+                joined.setdefault(key, []).extend(values)
+            parts.logprobs = joined
+
+    def _final_choices(self) -> list[dict[str, Any]]:
+        return [
             {
                 "index": index,
                 "text": "".join(parts.texts),
@@ -127,14 +170,8 @@ class StreamAssembler:
             }
             for index, parts in sorted(self._choices.items())
         ]
-        body: dict[str, Any] = {**self._header, "choices": choices, "usage": self._usage}
-        if self._detections is not None:
-            body["enkrypt_policy_detections"] = self._detections
-        return Completion.model_validate(body)
 
-
-def _join_logprobs(parts: _ChoiceParts, logprobs: dict[str, list[Any]]) -> None:
-    if parts.logprobs is None:
-        parts.logprobs = {}
-    for key, values in logprobs.items():
-        parts.logprobs.setdefault(key, []).extend(values)
+    @property
+    def partial_texts(self) -> dict[int, str]:
+        """The text received so far, by choice index."""
+        return {index: "".join(parts.texts) for index, parts in sorted(self._choices.items())}

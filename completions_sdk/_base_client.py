@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall, prepare_call
-from ._request import CompletionRequest
+from ._endpoints import Endpoint
+from ._models import ReplyEnvelope
+from ._request import RequestBase
 from ._retry import Deadline, RetryPolicy
-from ._types import CompletionArgs, Tags, TimeoutTypes
+from ._types import Tags, TimeoutTypes
 
 __all__ = ["BaseClient", "HttpClient"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 
 
 class BaseClient(Generic[HttpClient]):
@@ -80,11 +84,16 @@ class BaseClient(Generic[HttpClient]):
         raise NotImplementedError
 
     def _prepare(
-        self, request: CompletionRequest | None, arguments: CompletionArgs, *, stream: bool
-    ) -> PreparedCall:
-        return prepare_call(self._config, request, arguments, stream=stream)
+        self,
+        endpoint: Endpoint[ChunkT, ReplyT],
+        request: RequestBase | None,
+        arguments: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> PreparedCall[ChunkT, ReplyT]:
+        return prepare_call(self._config, endpoint, request, arguments, stream=stream)
 
-    def _build_request(self, call: PreparedCall, deadline: Deadline) -> httpx.Request:
+    def _build_request(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Request:
         return self._http.build_request(
             "POST",
             call.url,

@@ -2,30 +2,36 @@
 
 Everything that does not touch the network lives in ``BaseClient`` and the ``_core``
 functions; the two shells differ only by ``async``/``await`` (a test checks that their
-public methods and signatures match).
+public methods and signatures match). Each public method names its endpoint and hands
+over to ``_reply`` or a stream.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 import httpx
 from typing_extensions import Self, Unpack
 
 from ._base_client import BaseClient
 from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
-from ._core import PreparedCall, parse_completion, raise_for_status
+from ._chat_models import ChatCompletion, ChatCompletionChunk
+from ._chat_request import ChatCompletionRequest
+from ._core import PreparedCall, parse_reply, raise_for_status
+from ._endpoints import CHAT, COMPLETIONS
 from ._errors import transport_error
 from ._exceptions import CompletionsError
-from ._models import Completion
+from ._models import Completion, CompletionChunk, ReplyEnvelope
 from ._request import CompletionRequest
 from ._retry import Deadline, async_retrying, retrying
 from ._streaming import AsyncStream, Stream
-from ._types import CompletionArgs, RequestOptions
+from ._types import ChatArgs, CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
+
+ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 
 
 class Client(BaseClient[httpx.Client]):
@@ -57,14 +63,11 @@ class Client(BaseClient[httpx.Client]):
             APIStatusError: another error reply (a subclass per status).
             APIConnectionError: no complete reply (``APITimeoutError`` on timeouts).
         """
-        call = self._prepare(request, arguments, stream=False)
-        deadline = Deadline(call.deadline)
-        response = retrying(call.retry, deadline)(self._send, call, deadline)
-        return parse_completion(response, self._config)
+        return self._reply(self._prepare(COMPLETIONS, request, arguments))
 
     def stream(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
-    ) -> Stream:
+    ) -> Stream[CompletionChunk, Completion]:
         """Stream a completion: iterate the returned ``Stream`` for ``CompletionChunk``s.
 
         Takes the same arguments as ``complete``; ``stream=True`` is set for you. The
@@ -75,7 +78,27 @@ class Client(BaseClient[httpx.Client]):
             pydantic.ValidationError: an invalid field (``best_of`` cannot be streamed).
             IncompleteStreamError: (while iterating) the stream broke before its end.
         """
-        call = self._prepare(request, arguments, stream=True)
+        call = self._prepare(COMPLETIONS, request, arguments, stream=True)
+        return Stream(call, self._send_streaming, secret=self._secret)
+
+    def chat(
+        self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
+    ) -> ChatCompletion:
+        """Send a chat request (``messages``) and return the parsed reply.
+
+        Takes a ``ChatCompletionRequest`` or its fields, and the same per-call options
+        and exceptions as ``complete``.
+        """
+        return self._reply(self._prepare(CHAT, request, arguments))
+
+    def stream_chat(
+        self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
+    ) -> Stream[ChatCompletionChunk, ChatCompletion]:
+        """Stream a chat reply: iterate the returned ``Stream`` for ``ChatCompletionChunk``s.
+
+        Works like ``stream``; ``get_final_completion()`` joins content and tool calls.
+        """
+        call = self._prepare(CHAT, request, arguments, stream=True)
         return Stream(call, self._send_streaming, secret=self._secret)
 
     @overload
@@ -131,8 +154,13 @@ class Client(BaseClient[httpx.Client]):
             batch.close()
         return batch.outcomes
 
+    def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
+        deadline = Deadline(call.deadline)
+        response = retrying(call.retry, deadline)(self._send, call, deadline)
+        return parse_reply(response, self._config, call.endpoint.reply_model)
+
     def _send(
-        self, call: PreparedCall, deadline: Deadline, *, stream: bool = False
+        self, call: PreparedCall[Any, Any], deadline: Deadline, *, stream: bool = False
     ) -> httpx.Response:
         request = self._build_request(call, deadline)
         try:
@@ -147,7 +175,7 @@ class Client(BaseClient[httpx.Client]):
         raise_for_status(response, self._config)
         return response
 
-    def _send_streaming(self, call: PreparedCall, deadline: Deadline) -> httpx.Response:
+    def _send_streaming(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         return self._send(call, deadline, stream=True)
 
     def close(self) -> None:
@@ -185,21 +213,35 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
         See ``Client.complete`` for the arguments and the exceptions.
         """
-        call = self._prepare(request, arguments, stream=False)
-        deadline = Deadline(call.deadline)
-        response: httpx.Response = await async_retrying(call.retry, deadline)(
-            self._send, call, deadline
-        )
-        return parse_completion(response, self._config)
+        return await self._reply(self._prepare(COMPLETIONS, request, arguments))
 
     def stream(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
-    ) -> AsyncStream:
+    ) -> AsyncStream[CompletionChunk, Completion]:
         """Stream a completion: ``async for`` over the returned ``AsyncStream``.
 
         See ``Client.stream``; use ``async with client.stream(...) as stream``.
         """
-        call = self._prepare(request, arguments, stream=True)
+        call = self._prepare(COMPLETIONS, request, arguments, stream=True)
+        return AsyncStream(call, self._send_streaming, secret=self._secret)
+
+    async def chat(
+        self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
+    ) -> ChatCompletion:
+        """Send a chat request (``messages``) and return the parsed reply.
+
+        See ``Client.chat``.
+        """
+        return await self._reply(self._prepare(CHAT, request, arguments))
+
+    def stream_chat(
+        self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
+    ) -> AsyncStream[ChatCompletionChunk, ChatCompletion]:
+        """Stream a chat reply: ``async for`` over the returned ``AsyncStream``.
+
+        See ``Client.stream_chat``.
+        """
+        call = self._prepare(CHAT, request, arguments, stream=True)
         return AsyncStream(call, self._send_streaming, secret=self._secret)
 
     @overload
@@ -248,8 +290,15 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
             batch.close()
         return batch.outcomes
 
+    async def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
+        deadline = Deadline(call.deadline)
+        response: httpx.Response = await async_retrying(call.retry, deadline)(
+            self._send, call, deadline
+        )
+        return parse_reply(response, self._config, call.endpoint.reply_model)
+
     async def _send(
-        self, call: PreparedCall, deadline: Deadline, *, stream: bool = False
+        self, call: PreparedCall[Any, Any], deadline: Deadline, *, stream: bool = False
     ) -> httpx.Response:
         request = self._build_request(call, deadline)
         try:
@@ -264,7 +313,9 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         raise_for_status(response, self._config)
         return response
 
-    async def _send_streaming(self, call: PreparedCall, deadline: Deadline) -> httpx.Response:
+    async def _send_streaming(
+        self, call: PreparedCall[Any, Any], deadline: Deadline
+    ) -> httpx.Response:
         return await self._send(call, deadline, stream=True)
 
     async def close(self) -> None:

@@ -24,7 +24,6 @@ DEFAULT_BASE_URL = "https://api.enkryptai.com"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 """Two minutes per attempt to read a reply (guardrails plus a long completion), 10 s to connect."""
 
-COMPLETIONS_PATH = "/ai-proxy/completions"
 USER_AGENT = (
     f"completions-sdk/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
 )

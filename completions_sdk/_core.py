@@ -2,58 +2,65 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import httpx
 import pydantic
 
-from ._config import COMPLETIONS_PATH, ClientConfig, as_timeout
+from ._config import ClientConfig, as_timeout
+from ._endpoints import Endpoint
 from ._errors import decode_error_body, status_error
-from ._exceptions import APIResponseValidationError, APIStatusError, ConfigurationError
-from ._models import Completion
-from ._request import CompletionRequest
+from ._exceptions import APIResponseValidationError, ConfigurationError
+from ._models import ReplyEnvelope
+from ._request import RequestBase
 from ._retry import RetryPolicy
-from ._types import CompletionArgs, RequestOptions
+from ._types import RequestOptions
 
-__all__ = ["PreparedCall", "parse_completion", "prepare_call", "raise_for_status"]
+__all__ = ["PreparedCall", "parse_reply", "prepare_call", "raise_for_status"]
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
+ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
 
 
 @dataclass(frozen=True, slots=True)
-class PreparedCall:
+class PreparedCall(Generic[ChunkT, ReplyT]):
     """One validated call, ready to be sent as many times as the retry policy allows."""
 
+    endpoint: Endpoint[ChunkT, ReplyT]
     url: str
     content: bytes
     headers: dict[str, str]
     timeout: httpx.Timeout
     retry: RetryPolicy
     deadline: float | None
-    request: CompletionRequest
+    request: RequestBase
 
 
 def prepare_call(
     config: ClientConfig,
-    request: CompletionRequest | None,
-    arguments: CompletionArgs,
+    endpoint: Endpoint[ChunkT, ReplyT],
+    request: RequestBase | None,
+    arguments: Mapping[str, Any],
     *,
     stream: bool,
-) -> PreparedCall:
+) -> PreparedCall[ChunkT, ReplyT]:
     """Validate a call's request and options; raises before anything is sent."""
     options: dict[str, Any] = {}
     fields: dict[str, Any] = {}
     for name, value in arguments.items():
         (options if name in _OPTION_NAMES else fields)[name] = value
     fields.update(options.pop("extra_body", None) or {})
-    body = _body(request, fields, stream=stream)
+    body = _body(endpoint, request, fields, stream=stream)
     timeout = as_timeout(options["timeout"]) if "timeout" in options else config.timeout
     retry = config.retry
     if "max_retries" in options:
         retry = retry.with_max_retries(options["max_retries"])
     return PreparedCall(
-        url=config.url(COMPLETIONS_PATH),
+        endpoint=endpoint,
+        url=config.url(endpoint.path),
         content=body.to_json(),
         headers=_headers(config, options, stream=stream),
         timeout=timeout,
@@ -71,24 +78,32 @@ def _headers(config: ClientConfig, options: dict[str, Any], *, stream: bool) -> 
 
 
 def _body(
-    request: CompletionRequest | None, fields: dict[str, Any], *, stream: bool
-) -> CompletionRequest:
-    if request is not None and not isinstance(request, CompletionRequest):
+    endpoint: Endpoint[Any, Any],
+    request: RequestBase | None,
+    fields: dict[str, Any],
+    *,
+    stream: bool,
+) -> RequestBase:
+    model = endpoint.request_model
+    if request is not None and not isinstance(request, model):
         raise TypeError(
-            f"request must be a CompletionRequest, got {type(request).__name__}; "
+            f"request must be a {model.__name__}, got {type(request).__name__}; "
             "pass fields as keywords instead"
         )
     wants_stream = fields.get("stream", request.stream if request is not None else None)
     if not stream and wants_stream:
-        raise ConfigurationError("complete() does not stream: call stream() for a streamed reply")
+        raise ConfigurationError(
+            f"{endpoint.method}() does not stream: call {endpoint.stream_method}() "
+            "for a streamed reply"
+        )
     if stream:
         fields["stream"] = True
     if request is None:
-        return CompletionRequest(**fields)
+        return model(**fields)
     if not fields:
         return request
     # Re-validate the merged fields: model_copy(update=...) would skip every rule.
-    return CompletionRequest(**{**request.model_dump(exclude_unset=True), **fields})
+    return model(**{**request.model_dump(exclude_unset=True), **fields})
 
 
 def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
@@ -99,26 +114,21 @@ def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
     raise status_error(response, body, secret=config.api_key.get_secret_value())
 
 
-def parse_completion(response: httpx.Response, config: ClientConfig) -> Completion:
-    """The ``Completion`` in a successful reply; an ``error`` in a 200 body still raises."""
+def parse_reply(response: httpx.Response, config: ClientConfig, model: type[ReplyT]) -> ReplyT:
+    """The reply in a successful response; an ``error`` in a 200 body still raises."""
     try:
-        completion = Completion.model_validate_json(response.content)
+        reply = model.model_validate_json(response.content)
     except pydantic.ValidationError as exc:
         raise APIResponseValidationError(
-            f"The proxy's reply is not a completion ({_describe(response)}): "
+            f"The proxy's reply is not a {model.__name__} ({_describe(response)}): "
             f"{exc.errors(include_url=False)[0]['msg']}",
             response=response,
         ) from None
-    extra = completion.model_extra
+    extra = reply.model_extra
     if extra and "error" in extra:
-        raise _error_in_success(response, config)
-    return completion
-
-
-def _error_in_success(response: httpx.Response, config: ClientConfig) -> APIStatusError:
-    return status_error(
-        response, decode_error_body(response.content), secret=config.api_key.get_secret_value()
-    )
+        body = decode_error_body(response.content)
+        raise status_error(response, body, secret=config.api_key.get_secret_value())
+    return reply
 
 
 def _describe(response: httpx.Response) -> str:

@@ -13,16 +13,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ._detections import Lenient, PolicyDetections
 
-__all__ = ["Completion", "CompletionChoice", "CompletionChunk", "Logprobs", "Usage"]
+__all__ = [
+    "Completion",
+    "CompletionChoice",
+    "CompletionChunk",
+    "Logprobs",
+    "Reply",
+    "ReplyEnvelope",
+    "Usage",
+]
 
 
-class _Reply(BaseModel):
+class Reply(BaseModel):
     model_config = ConfigDict(
         extra="allow", populate_by_name=True, use_attribute_docstrings=True, frozen=True
     )
 
 
-class Logprobs(_Reply):
+class Logprobs(Reply):
     """Log probabilities of the generated tokens."""
 
     tokens: list[str] | None = None
@@ -35,7 +43,7 @@ class Logprobs(_Reply):
     """The character offset of each token in the text."""
 
 
-class CompletionChoice(_Reply):
+class CompletionChoice(Reply):
     """One generated completion."""
 
     text: str = ""
@@ -48,7 +56,7 @@ class CompletionChoice(_Reply):
     """Why generation stopped: ``"stop"``, ``"length"``, ``"eos"``, ... (a free string)."""
 
 
-class Usage(_Reply):
+class Usage(Reply):
     """Token counts of the request."""
 
     prompt_tokens: int | None = None
@@ -56,25 +64,35 @@ class Usage(_Reply):
     total_tokens: int | None = None
 
 
-class _CompletionBase(_Reply):
+class ReplyEnvelope(Reply):
+    """The fields every reply and chunk of both endpoints carry around its choices."""
+
     id: str | None = None
-    """The completion's id."""
+    """The reply's id."""
     object: str | None = None
-    """``"text_completion"`` (the proxy was seen to send ``"text.completion"``)."""
+    """The object type (the proxy was seen to send ``"text.completion"``)."""
     created: int | None = None
     """When it was created, in unix seconds."""
     model: str | None = None
     """The model that generated it."""
     system_fingerprint: str | None = None
     """The backend configuration the model ran with."""
-    choices: list[CompletionChoice] = Field(default_factory=list)
-    """The generated completions."""
     usage: Annotated[Usage | None, Lenient] = None
     """Token counts (in a stream, only on the last chunk with ``include_usage``)."""
     policy_detections: Annotated[PolicyDetections | None, Lenient] = Field(
         default=None, alias="enkrypt_policy_detections"
     )
     """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
+
+    @property
+    def text(self) -> str:
+        """The text of choice 0 (each reply type knows where its text lives)."""
+        return ""
+
+
+class _CompletionBase(ReplyEnvelope):
+    choices: list[CompletionChoice] = Field(default_factory=list)
+    """The generated completions."""
 
     @property
     def text(self) -> str:

@@ -1,8 +1,9 @@
-"""``CompletionRequest``: the one place the body fields and their rules live.
+"""Request bodies: ``CompletionRequest``, and the fields it shares with chat requests.
 
-Ranges follow ``shared/spec/PROXY_API.md`` ("Request body"). Validation is strict (no
-silent coercion of ``"16"`` into ``16``) because a wrong value should fail here, with the
-field, the rule and the value named, rather than at the proxy after a round trip.
+Each field and its rule is written once: the fields both endpoints take live in
+``RequestBase``. Ranges follow ``shared/spec/PROXY_API.md`` ("Request body"). Validation
+is strict (no silent coercion of ``"16"`` into ``16``) because a wrong value should fail
+here, with the field, the rule and the value named, rather than at the proxy.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Self, TypedDict
 
-__all__ = ["CompletionRequest", "Prompt", "StreamOptions"]
+__all__ = ["CompletionRequest", "Prompt", "RequestBase", "StreamOptions"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -33,16 +34,12 @@ class StreamOptions(TypedDict, total=False):
     """Send a last chunk carrying the token ``usage`` of the whole request."""
 
 
-class CompletionRequest(BaseModel):
-    """The body of ``POST /ai-proxy/completions``.
+def _rule(code: str, message: str, **values: Any) -> PydanticCustomError:
+    return PydanticCustomError(code, message, values)
 
-    Only the fields you set are sent. Unknown keyword arguments are accepted and sent
-    as given, for server features newer than this SDK.
 
-    Example:
-        >>> CompletionRequest(model="gpt-3.5-turbo-instruct", prompt="Say hi", max_tokens=16)
-        CompletionRequest(model='gpt-3.5-turbo-instruct', prompt='Say hi', max_tokens=16)
-    """
+class RequestBase(BaseModel):
+    """The body fields both endpoints (completions and chat) take, with their rules."""
 
     model_config = ConfigDict(
         extra="allow",
@@ -50,29 +47,20 @@ class CompletionRequest(BaseModel):
         validate_assignment=True,
         allow_inf_nan=False,
         use_attribute_docstrings=True,
-        ser_json_inf_nan="strings",
     )
 
     model: Annotated[str, Field(min_length=1)]
     """ID of the model to use (the proxy may override it from the deployment)."""
-    prompt: Prompt | None = None
-    """The prompt(s): a string, list of strings, list of token ids, or list of token-id lists."""
-    best_of: Annotated[int, Field(ge=1, le=20)] | None = None
-    """Candidates generated server-side; must exceed ``n``; cannot be streamed."""
-    echo: bool | None = None
-    """Echo the prompt back in addition to the completion."""
     enkrypt_context: str | None = None
     """Context for relevancy or hallucination detection in output guardrails."""
     frequency_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
     """Penalty on tokens by their frequency so far, -2.0 to 2.0."""
     logit_bias: dict[TokenId, TokenBias] | None = None
     """Token id to bias, each from -100 to 100 (e.g. ``{"50256": -100}``)."""
-    logprobs: Annotated[int, Field(ge=0, le=5)] | None = None
-    """Return log probabilities of this many most likely tokens, 0 to 5."""
     max_tokens: Annotated[int, Field(gt=0)] | None = None
     """The most tokens to generate; must be positive."""
     n: Annotated[int, Field(ge=1, le=128)] | None = None
-    """How many completions to generate for each prompt, 1 to 128."""
+    """How many choices to generate (for each prompt), 1 to 128."""
     presence_penalty: Annotated[float, Field(ge=-2.0, le=2.0)] | None = None
     """Penalty on tokens that already appeared, -2.0 to 2.0."""
     seed: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | None = None
@@ -80,11 +68,9 @@ class CompletionRequest(BaseModel):
     stop: StopSequence | Annotated[list[StopSequence], Field(max_length=4)] | None = None
     """Up to 4 sequences where generation stops."""
     stream: bool | None = None
-    """Stream the reply as server-sent events; set for you by ``stream()``."""
+    """Stream the reply as server-sent events; set for you by the streaming methods."""
     stream_options: StreamOptions | None = None
     """Options for streaming, e.g. ``{"include_usage": True}``; only with ``stream``."""
-    suffix: str | None = None
-    """The text that comes after the inserted completion."""
     temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
     """Sampling temperature, 0 to 2."""
     top_p: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
@@ -93,24 +79,12 @@ class CompletionRequest(BaseModel):
     """An identifier of your end user, for abuse monitoring."""
 
     @model_validator(mode="after")
-    def _check_combinations(self) -> Self:
-        if self.best_of is not None and self.n is not None and self.best_of <= self.n:
-            raise PydanticCustomError(
-                "best_of_not_greater_than_n",
-                "best_of must be greater than n (got best_of={best_of}, n={n})",
-                {"best_of": self.best_of, "n": self.n},
-            )
-        if self.stream and self.best_of is not None:
-            raise PydanticCustomError(
-                "best_of_with_stream",
-                "best_of cannot be combined with stream (got best_of={best_of})",
-                {"best_of": self.best_of},
-            )
+    def _check_stream_options(self) -> Self:
         if self.stream_options is not None and not self.stream:
-            raise PydanticCustomError(
+            raise _rule(
                 "stream_options_without_stream",
                 "stream_options is only allowed when stream is true (got stream={stream})",
-                {"stream": self.stream},
+                stream=self.stream,
             )
         return self
 
@@ -124,3 +98,43 @@ class CompletionRequest(BaseModel):
         for name, value in super().__repr_args__():
             if name in fields_set or (self.model_extra and name in self.model_extra):
                 yield name, value
+
+
+class CompletionRequest(RequestBase):
+    """The body of ``POST /ai-proxy/completions``.
+
+    Only the fields you set are sent. Unknown keyword arguments are accepted and sent
+    as given, for server features newer than this SDK.
+
+    Example:
+        >>> CompletionRequest(model="gpt-3.5-turbo-instruct", prompt="Say hi", max_tokens=16)
+        CompletionRequest(model='gpt-3.5-turbo-instruct', max_tokens=16, prompt='Say hi')
+    """
+
+    prompt: Prompt | None = None
+    """The prompt(s): a string, list of strings, list of token ids, or list of token-id lists."""
+    best_of: Annotated[int, Field(ge=1, le=20)] | None = None
+    """Candidates generated server-side; must exceed ``n``; cannot be streamed."""
+    echo: bool | None = None
+    """Echo the prompt back in addition to the completion."""
+    logprobs: Annotated[int, Field(ge=0, le=5)] | None = None
+    """Return log probabilities of this many most likely tokens, 0 to 5."""
+    suffix: str | None = None
+    """The text that comes after the inserted completion."""
+
+    @model_validator(mode="after")
+    def _check_best_of(self) -> Self:
+        if self.best_of is not None and self.n is not None and self.best_of <= self.n:
+            raise _rule(
+                "best_of_not_greater_than_n",
+                "best_of must be greater than n (got best_of={best_of}, n={n})",
+                best_of=self.best_of,
+                n=self.n,
+            )
+        if self.stream and self.best_of is not None:
+            raise _rule(
+                "best_of_with_stream",
+                "best_of cannot be combined with stream (got best_of={best_of})",
+                best_of=self.best_of,
+            )
+        return self

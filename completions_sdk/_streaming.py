@@ -8,6 +8,7 @@ retry would repeat it), and close the reply when the stream ends, breaks or is e
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+from typing import Any, Generic, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -17,17 +18,20 @@ from ._assembly import StreamAssembler
 from ._core import PreparedCall
 from ._errors import transport_error
 from ._exceptions import CompletionsError, request_id_from
-from ._models import Completion, CompletionChunk
+from ._models import ReplyEnvelope
 from ._retry import Deadline, async_retrying, retrying
 
 __all__ = ["AsyncStream", "Stream"]
+
+ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
 
-def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler) -> CompletionsError:
+def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler[Any, Any]) -> CompletionsError:
     if isinstance(error, httpx.TimeoutException):
         return transport_error(error, assembler.response.request)
     return assembler.incomplete(str(error) or type(error).__name__)
@@ -38,7 +42,7 @@ def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler) -> Completi
 # instead of closing its connection as soon as the loop drops it.
 
 
-def _chunks_of(assembler: StreamAssembler) -> Generator[CompletionChunk, None, None]:
+def _chunks_of(assembler: StreamAssembler[ChunkT, ReplyT]) -> Generator[ChunkT, None, None]:
     response = assembler.response
     try:
         if not _is_event_stream(response):
@@ -57,7 +61,9 @@ def _chunks_of(assembler: StreamAssembler) -> Generator[CompletionChunk, None, N
     raise assembler.incomplete("the connection closed")
 
 
-async def _achunks_of(assembler: StreamAssembler) -> AsyncGenerator[CompletionChunk, None]:
+async def _achunks_of(
+    assembler: StreamAssembler[ChunkT, ReplyT],
+) -> AsyncGenerator[ChunkT, None]:
     response = assembler.response
     try:
         if not _is_event_stream(response):
@@ -76,15 +82,15 @@ async def _achunks_of(assembler: StreamAssembler) -> AsyncGenerator[CompletionCh
     raise assembler.incomplete("the connection closed")
 
 
-class _StreamBase:
+class _StreamBase(Generic[ChunkT, ReplyT]):
     """What both streams share: the call, the assembler, and the helpers built on it."""
 
-    _assembler: StreamAssembler | None = None
+    _assembler: StreamAssembler[ChunkT, ReplyT] | None = None
 
-    def __init__(self, call: PreparedCall, *, secret: str) -> None:
+    def __init__(self, call: PreparedCall[ChunkT, ReplyT], *, secret: str) -> None:
         self._call = call
         self._secret = secret
-        self._first: CompletionChunk | None = None
+        self._first: ChunkT | None = None
 
     @property
     def response(self) -> httpx.Response:
@@ -98,12 +104,16 @@ class _StreamBase:
         """The proxy's request id header, if it sent one."""
         return request_id_from(self.response.headers)
 
-    def _final(self) -> Completion:
+    def _final(self) -> ReplyT:
         assert self._assembler is not None
-        return self._assembler.final_completion()
+        return self._assembler.final_reply()
+
+    def _new_assembler(self, response: httpx.Response) -> StreamAssembler[ChunkT, ReplyT]:
+        self._assembler = self._call.endpoint.assembler(response, secret=self._secret)
+        return self._assembler
 
 
-class Stream(_StreamBase):
+class Stream(_StreamBase[ChunkT, ReplyT]):
     """The chunks of a streamed completion, as an iterator and a context manager.
 
     Example:
@@ -115,14 +125,14 @@ class Stream(_StreamBase):
 
     def __init__(
         self,
-        call: PreparedCall,
-        open_reply: Callable[[PreparedCall, Deadline], httpx.Response],
+        call: PreparedCall[ChunkT, ReplyT],
+        open_reply: Callable[[PreparedCall[Any, Any], Deadline], httpx.Response],
         *,
         secret: str,
     ) -> None:
         super().__init__(call, secret=secret)
         self._open_reply = open_reply
-        self._chunks: Generator[CompletionChunk, None, None] | None = None
+        self._chunks: Generator[ChunkT, None, None] | None = None
 
     def _start(self) -> None:
         deadline = Deadline(self._call.deadline)
@@ -130,14 +140,13 @@ class Stream(_StreamBase):
 
     def _try_start(self, deadline: Deadline) -> None:
         response = self._open_reply(self._call, deadline)
-        self._assembler = StreamAssembler(response, secret=self._secret)
-        self._chunks = _chunks_of(self._assembler)
+        self._chunks = _chunks_of(self._new_assembler(response))
         self._first = next(self._chunks, None)  # closes the reply itself on failure
 
-    def __iter__(self) -> Iterator[CompletionChunk]:
+    def __iter__(self) -> Iterator[ChunkT]:
         return self
 
-    def __next__(self) -> CompletionChunk:
+    def __next__(self) -> ChunkT:
         if self._chunks is None:
             self._start()
         if self._first is not None:
@@ -154,8 +163,8 @@ class Stream(_StreamBase):
             if text:
                 yield text
 
-    def get_final_completion(self) -> Completion:
-        """Read the rest of the stream and return the ``Completion`` its chunks make."""
+    def get_final_completion(self) -> ReplyT:
+        """Read the rest of the stream and return the reply its chunks make."""
         for _ in self:
             pass
         return self._final()
@@ -176,7 +185,7 @@ class Stream(_StreamBase):
         self.close()
 
 
-class AsyncStream(_StreamBase):
+class AsyncStream(_StreamBase[ChunkT, ReplyT]):
     """The chunks of a streamed completion, as an async iterator and context manager.
 
     Example:
@@ -187,14 +196,14 @@ class AsyncStream(_StreamBase):
 
     def __init__(
         self,
-        call: PreparedCall,
-        open_reply: Callable[[PreparedCall, Deadline], Awaitable[httpx.Response]],
+        call: PreparedCall[ChunkT, ReplyT],
+        open_reply: Callable[[PreparedCall[Any, Any], Deadline], Awaitable[httpx.Response]],
         *,
         secret: str,
     ) -> None:
         super().__init__(call, secret=secret)
         self._open_reply = open_reply
-        self._chunks: AsyncGenerator[CompletionChunk, None] | None = None
+        self._chunks: AsyncGenerator[ChunkT, None] | None = None
 
     async def _start(self) -> None:
         deadline = Deadline(self._call.deadline)
@@ -202,14 +211,13 @@ class AsyncStream(_StreamBase):
 
     async def _try_start(self, deadline: Deadline) -> None:
         response = await self._open_reply(self._call, deadline)
-        self._assembler = StreamAssembler(response, secret=self._secret)
-        self._chunks = _achunks_of(self._assembler)
+        self._chunks = _achunks_of(self._new_assembler(response))
         self._first = await anext(self._chunks, None)
 
-    def __aiter__(self) -> AsyncIterator[CompletionChunk]:
+    def __aiter__(self) -> AsyncIterator[ChunkT]:
         return self
 
-    async def __anext__(self) -> CompletionChunk:
+    async def __anext__(self) -> ChunkT:
         if self._chunks is None:
             await self._start()
         if self._first is not None:
@@ -226,8 +234,8 @@ class AsyncStream(_StreamBase):
             if text:
                 yield text
 
-    async def get_final_completion(self) -> Completion:
-        """Read the rest of the stream and return the ``Completion`` its chunks make."""
+    async def get_final_completion(self) -> ReplyT:
+        """Read the rest of the stream and return the reply its chunks make."""
         async for _ in self:
             pass
         return self._final()

@@ -1,7 +1,8 @@
 """Keyword-argument types shared by ``Client`` and ``AsyncClient``.
 
-``CompletionFields`` mirrors ``CompletionRequest`` (a test keeps the two in step) so that
-an IDE completes ``client.complete(max_tok...`` while the rules stay in the model.
+``CompletionFields`` mirrors ``CompletionRequest`` and ``ChatFields`` mirrors
+``ChatCompletionRequest`` (a test keeps them in step) so that an IDE completes
+``client.complete(max_tok...`` while the rules stay in the models.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from typing import Any
 import httpx
 from typing_extensions import TypedDict
 
+from ._chat_request import ChatMessageParam, ResponseFormat, ToolChoice, ToolParam
 from ._request import Prompt, StreamOptions
 
-__all__ = ["CompletionArgs", "CompletionFields", "RequestOptions", "TimeoutTypes"]
+__all__ = [
+    "ChatArgs",
+    "ChatFields",
+    "CompletionArgs",
+    "CompletionFields",
+    "RequestOptions",
+    "TimeoutTypes",
+]
 
 TimeoutTypes = float | httpx.Timeout | None
 """Seconds for every phase, an ``httpx.Timeout`` per phase, or ``None`` for no timeout."""
@@ -23,27 +32,43 @@ Tags = Sequence[str] | str
 """Tags as a list, or as one comma-separated string."""
 
 
-class CompletionFields(TypedDict, total=False):
-    """The body fields of ``CompletionRequest`` (see there for each rule)."""
-
+class _SharedFields(TypedDict, total=False):
     model: str
-    prompt: Prompt | None
-    best_of: int | None
-    echo: bool | None
     enkrypt_context: str | None
     frequency_penalty: float | None
     logit_bias: Mapping[int, float] | Mapping[str, float] | None
-    logprobs: int | None
     max_tokens: int | None
     n: int | None
     presence_penalty: float | None
     seed: int | None
     stop: str | list[str] | None
     stream_options: StreamOptions | None
-    suffix: str | None
     temperature: float | None
     top_p: float | None
     user: str | None
+
+
+class CompletionFields(_SharedFields, total=False):
+    """The body fields of ``CompletionRequest`` (see there for each rule)."""
+
+    prompt: Prompt | None
+    best_of: int | None
+    echo: bool | None
+    logprobs: int | None
+    suffix: str | None
+
+
+class ChatFields(_SharedFields, total=False):
+    """The body fields of ``ChatCompletionRequest`` (see there for each rule)."""
+
+    messages: Sequence[ChatMessageParam]
+    logprobs: bool | None
+    top_logprobs: int | None
+    max_completion_tokens: int | None
+    response_format: ResponseFormat | None
+    tools: Sequence[ToolParam] | None
+    tool_choice: ToolChoice | None
+    parallel_tool_calls: bool | None
 
 
 class RequestOptions(TypedDict, total=False):
@@ -69,3 +94,7 @@ class RequestOptions(TypedDict, total=False):
 
 class CompletionArgs(CompletionFields, RequestOptions, total=False):
     """Everything ``complete()`` and ``stream()`` accept as keywords."""
+
+
+class ChatArgs(ChatFields, RequestOptions, total=False):
+    """Everything ``chat()`` and ``stream_chat()`` accept as keywords."""

@@ -15,6 +15,7 @@ from completions_sdk import AsyncClient, Client, RetryPolicy
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE_URL = "http://127.0.0.1:8999"
 URL = f"{BASE_URL}/ai-proxy/completions"
+CHAT_URL = f"{BASE_URL}/ai-proxy/chat/completions"
 API_KEY = "sk-test-0123456789-SECRET"
 
 
@@ -40,6 +41,9 @@ class AsyncAdapter:
 
     def complete(self, *args: Any, **kwargs: Any) -> Any:
         return self.run(self.client.complete(*args, **kwargs))
+
+    def chat(self, *args: Any, **kwargs: Any) -> Any:
+        return self.run(self.client.chat(*args, **kwargs))
 
     def close(self) -> None:
         self.run(self.client.close())

@@ -129,7 +129,7 @@ def test_header_injection_is_rejected(
 
 def test_a_non_json_success_body_is_a_clear_error(client: Any, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(content=b"<html>hello</html>", headers={"content-type": "text/html"})
-    with pytest.raises(APIResponseValidationError, match="not a completion"):
+    with pytest.raises(APIResponseValidationError, match="not a Completion"):
         client.complete(model="m")
 
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 import inspect
 import typing
 
+import pytest
+from pydantic import BaseModel
+
 import completions_sdk
-from completions_sdk import AsyncClient, Client, CompletionFields, CompletionRequest
+from completions_sdk import (
+    AsyncClient,
+    ChatCompletionRequest,
+    ChatFields,
+    Client,
+    CompletionFields,
+    CompletionRequest,
+)
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -44,10 +54,14 @@ def test_sync_and_async_clients_match() -> None:
     assert inspect.signature(Client.__init__) == inspect.signature(AsyncClient.__init__)
 
 
-def test_keyword_fields_match_the_request_model() -> None:
-    typed = set(typing.get_type_hints(CompletionFields))
+@pytest.mark.parametrize(
+    ("fields", "model"),
+    [(CompletionFields, CompletionRequest), (ChatFields, ChatCompletionRequest)],
+)
+def test_keyword_fields_match_the_request_model(fields: type, model: type[BaseModel]) -> None:
+    typed = set(typing.get_type_hints(fields))
     # ``stream`` is chosen by the method (complete or stream), not passed.
-    assert typed == set(CompletionRequest.model_fields) - {"stream"}
+    assert typed == set(model.model_fields) - {"stream"}
 
 
 def test_version() -> None:

@@ -149,7 +149,7 @@ def test_assignment_is_validated_too() -> None:
 
 def test_repr_shows_what_was_set() -> None:
     request = CompletionRequest(model="m", prompt="hi", max_tokens=16)
-    assert repr(request) == "CompletionRequest(model='m', prompt='hi', max_tokens=16)"
+    assert repr(request) == "CompletionRequest(model='m', max_tokens=16, prompt='hi')"
 
 
 def test_big_seed_is_exact_on_the_wire() -> None:

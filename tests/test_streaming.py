@@ -185,7 +185,7 @@ def test_a_non_guardrail_error_event(client: Any, httpx_mock: HTTPXMock) -> None
 
 def test_a_garbage_event_is_an_sdk_error(client: Any, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(content=sse("{not json"), headers=SSE)
-    with pytest.raises(APIResponseValidationError, match="not a completion chunk"):
+    with pytest.raises(APIResponseValidationError, match="not a CompletionChunk"):
         read_all(client)
 
 

@@ -1,0 +1,138 @@
+"""Chat reply models: ``ChatCompletion``, ``ChatCompletionChunk`` and their parts.
+
+As lenient as the completion models (``_models.py``): unknown fields kept, free strings
+for roles and finish reasons, parts of an unexpected shape become ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ._detections import Lenient
+from ._models import Reply, ReplyEnvelope
+
+__all__ = [
+    "ChatChoice",
+    "ChatChunkChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatDelta",
+    "ChatLogprobs",
+    "ChatMessage",
+    "FunctionCallInfo",
+    "ToolCall",
+    "ToolCallDelta",
+]
+
+
+class FunctionCallInfo(Reply):
+    """The function a tool call invokes."""
+
+    name: str | None = None
+    arguments: str | None = None
+    """The arguments as the model wrote them: JSON text, not always valid."""
+
+
+class ToolCall(Reply):
+    """A tool call in a reply."""
+
+    id: str | None = None
+    type: str | None = None
+    function: Annotated[FunctionCallInfo | None, Lenient] = None
+
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded from JSON (raises ``ValueError`` if they are not JSON)."""
+        arguments = self.function.arguments if self.function else None
+        return json.loads(arguments or "{}")
+
+
+class ChatLogprobs(Reply):
+    """Log probabilities of the reply's tokens."""
+
+    content: list[dict[str, Any]] | None = None
+    refusal: list[dict[str, Any]] | None = None
+
+
+class ChatMessage(Reply):
+    """The model's reply message."""
+
+    role: str | None = None
+    content: str | None = None
+    tool_calls: Annotated[list[ToolCall] | None, Lenient] = None
+    refusal: str | None = None
+
+
+class ChatChoice(Reply):
+    """One generated reply."""
+
+    index: int = 0
+    message: Annotated[ChatMessage | None, Lenient] = None
+    finish_reason: str | None = None
+    """Why generation stopped: ``"stop"``, ``"length"``, ``"tool_calls"``, ... (a free string)."""
+    logprobs: Annotated[ChatLogprobs | None, Lenient] = None
+
+
+class ChatCompletion(ReplyEnvelope):
+    """A chat completion reply (OpenAI's ``chat.completion`` object, plus detections)."""
+
+    choices: list[ChatChoice] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The message text of choice 0, or ``""``."""
+        for choice in self.choices:
+            if choice.index == 0 and choice.message is not None:
+                return choice.message.content or ""
+        return ""
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls of choice 0."""
+        for choice in self.choices:
+            if choice.index == 0 and choice.message is not None:
+                return choice.message.tool_calls or []
+        return []
+
+
+class ToolCallDelta(Reply):
+    """A piece of a tool call in a streamed chunk (joined by ``index``)."""
+
+    index: int = 0
+    id: str | None = None
+    type: str | None = None
+    function: Annotated[FunctionCallInfo | None, Lenient] = None
+
+
+class ChatDelta(Reply):
+    """What a streamed chunk adds to a choice's message."""
+
+    role: str | None = None
+    content: str | None = None
+    tool_calls: Annotated[list[ToolCallDelta] | None, Lenient] = None
+    refusal: str | None = None
+
+
+class ChatChunkChoice(Reply):
+    """One choice's piece in a streamed chunk."""
+
+    index: int = 0
+    delta: Annotated[ChatDelta | None, Lenient] = None
+    finish_reason: str | None = None
+    logprobs: Annotated[ChatLogprobs | None, Lenient] = None
+
+
+class ChatCompletionChunk(ReplyEnvelope):
+    """One event of a streamed chat completion."""
+
+    choices: list[ChatChunkChoice] = Field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The content delta of choice 0, or ``""``."""
+        for choice in self.choices:
+            if choice.index == 0 and choice.delta is not None:
+                return choice.delta.content or ""
+        return ""
