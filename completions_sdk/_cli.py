@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._exceptions import CompletionsError, ConfigurationError
@@ -51,6 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     complete.add_argument("--tags", default=None, help="comma-separated deployment tags")
     complete.add_argument("--json", action="store_true", help="print JSON (a line per chunk)")
 
+    batch = commands.add_parser(
+        "batch",
+        help="complete every line of a JSONL file, resumable",
+        description="Complete every request of a JSONL file (objects of request fields, or "
+        "strings as prompts) into a JSONL file of results; a rerun skips lines already done.",
+    )
+    batch.add_argument("source", type=Path, help="the JSONL file of requests")
+    batch.add_argument("--out", type=Path, required=True, help="the JSONL file of results")
+    batch.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
+    batch.add_argument("--concurrency", type=int, default=8, metavar="N")
+    batch.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
+    batch.add_argument("--tags", default=None, help="comma-separated deployment tags")
+
     emulator = commands.add_parser(
         "emulator", help="run the local proxy emulator in the foreground"
     )
@@ -66,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if arguments.command == "emulator":
             return _run_emulator(arguments)
+        if arguments.command == "batch":
+            return _run_batch(arguments)
         return _run_complete(arguments, sys.stdout)
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -122,6 +138,20 @@ def _run_complete(arguments: argparse.Namespace, out: TextIO) -> int:
         if not arguments.json:
             out.write("\n")
     return EXIT_OK
+
+
+def _run_batch(arguments: argparse.Namespace) -> int:
+    from ._cli_batch import run_batch
+
+    with _client(arguments) as client:
+        failures = run_batch(
+            client,
+            arguments.source,
+            arguments.out,
+            model=arguments.model,
+            concurrency=arguments.concurrency,
+        )
+    return EXIT_API_ERROR if failures else EXIT_OK
 
 
 @contextlib.contextmanager

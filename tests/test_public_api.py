@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 
 import pytest
@@ -23,7 +24,12 @@ def test_all_is_sorted_and_complete() -> None:
     exported = completions_sdk.__all__
     assert exported == sorted(exported, key=lambda name: (not name.isupper(), name))
     # (pytest rewrites asserts in plugin packages and adds "@py_*" names: not ours.)
-    public = {name for name in vars(completions_sdk) if not name.startswith(("_", "@"))}
+    # (The pytest plugin completions_sdk.testing shows up as a submodule attribute.)
+    public = {
+        name
+        for name, value in vars(completions_sdk).items()
+        if not name.startswith(("_", "@")) and not isinstance(value, types.ModuleType)
+    }
     assert public - {"annotations"} <= set(exported) | {"__version__"}
     for name in exported:
         assert hasattr(completions_sdk, name), name

@@ -1,0 +1,23 @@
+"""A local emulator of the AI Completions Proxy, for tests and offline development.
+
+Needs the ``emulator`` extra (``pip install 'completions-sdk[emulator]'``); importing
+``completions_sdk`` alone never imports Starlette or uvicorn.
+"""
+
+from ._app import create_app
+from ._config import Deployment, EmulatorConfig
+from ._faults import FAULT_HEADER, Faults
+from ._recording import RecordedRequest, RequestLog
+from ._server import EmulatorServer, serve
+
+__all__ = [
+    "FAULT_HEADER",
+    "Deployment",
+    "EmulatorConfig",
+    "EmulatorServer",
+    "Faults",
+    "RecordedRequest",
+    "RequestLog",
+    "create_app",
+    "serve",
+]
