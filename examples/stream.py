@@ -7,16 +7,18 @@ from completions_sdk import Client
 
 
 def main() -> None:
-    with Client() as client:
-        with client.stream(
+    with (
+        Client() as client,
+        client.stream(
             model="gpt-3.5-turbo-instruct",
             prompt="Tell a short story",
             max_tokens=40,
             stream_options={"include_usage": True},
-        ) as stream:
-            for text in stream.text_stream:
-                print(text, end="", flush=True)
-            completion = stream.get_final_completion()
+        ) as stream,
+    ):
+        for text in stream.text_stream:
+            print(text, end="", flush=True)
+        completion = stream.get_final_completion()
     print()
     print(f"finish_reason={completion.choices[0].finish_reason} usage={completion.usage}")
 
