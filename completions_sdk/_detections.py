@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from ._display import detections_html
+
 __all__ = [
     "BiasDetection",
     "GuardrailDetails",
@@ -163,6 +165,9 @@ class PolicyDetections(_Part):
         if isinstance(value, dict) and isinstance(instance, PolicyDetections):
             instance._raw = value
         return instance
+
+    def _repr_html_(self) -> str:
+        return detections_html(self)
 
     @property
     def raw(self) -> dict[str, Any]:

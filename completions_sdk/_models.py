@@ -7,11 +7,12 @@ Lenient by design (``shared/spec/PROXY_API.md``, "Response body"): unknown field
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ._detections import Lenient, PolicyDetections
+from ._display import reply_html, reply_repr_args
 
 __all__ = [
     "Completion",
@@ -88,6 +89,13 @@ class ReplyEnvelope(Reply):
     def text(self) -> str:
         """The text of choice 0 (each reply type knows where its text lives)."""
         return ""
+
+    def __repr_args__(self) -> Any:
+        # Short: the full content stays one ``model_dump()`` away.
+        return reply_repr_args(self)
+
+    def _repr_html_(self) -> str:
+        return reply_html(self)
 
 
 class _CompletionBase(ReplyEnvelope):

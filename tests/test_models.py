@@ -95,3 +95,25 @@ def test_detections_are_reachable_by_their_wire_name_too() -> None:
     completion = Completion.model_validate_json(fixture_bytes("completion-as-served.json"))
     dumped = completion.model_dump(by_alias=True)
     assert "enkrypt_policy_detections" in dumped
+
+
+def test_a_replys_repr_is_short_and_says_what_matters() -> None:
+    completion = Completion.model_validate_json(fixture_bytes("completion-as-served.json"))
+    assert repr(completion) == (
+        "Completion(id='90a1c0ffee5d3a11', model='mistralai/Mixtral-8x7B-Instruct-v0.1', "
+        "text=' Because the bicycle was two-tired.', finish_reason='eos', "
+        "usage=Usage(prompt_tokens=7, completion_tokens=9, total_tokens=16), flagged=[])"
+    )
+    long = Completion.model_validate({"choices": [{"text": "x" * 500}, {"index": 1}]})
+    assert "x" * 77 + "..." in repr(long)
+    assert "choices=2" in repr(long)
+
+
+def test_notebooks_get_an_html_view() -> None:
+    completion = Completion.model_validate_json(fixture_bytes("completion-as-served.json"))
+    page = completion._repr_html_()
+    assert "two-tired" in page and "<table>" in page and "injection_attack" in page
+    hostile = Completion.model_validate({"choices": [{"text": "<script>alert(1)</script>"}]})
+    assert "<script>" not in hostile._repr_html_()
+    assert completion.policy_detections is not None
+    assert "<td>output</td>" in completion.policy_detections._repr_html_()
