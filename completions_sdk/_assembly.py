@@ -19,12 +19,30 @@ from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
 
-__all__ = ["CompletionAssembler", "StreamAssembler"]
+__all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler"]
 
 DONE = "[DONE]"
 ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
 ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
+
+
+class ChoiceParts:
+    """What one choice has received so far; a subclass per endpoint knows its pieces."""
+
+    __slots__ = ()
+
+    def add(self, choice: Any) -> None:
+        """Take in a chunk's piece of this choice."""
+        raise NotImplementedError
+
+    def text(self) -> str:
+        """The text received so far."""
+        raise NotImplementedError
+
+    def to_dict(self, index: int) -> dict[str, Any]:
+        """The choice as the final reply's body has it."""
+        raise NotImplementedError
 
 
 class StreamAssembler(Generic[ChunkT, ReplyT]):
@@ -35,6 +53,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
 
     chunk_model: ClassVar[type[Any]]
     reply_model: ClassVar[type[Any]]
+    parts_type: ClassVar[type[ChoiceParts]]
 
     def __init__(self, response: httpx.Response, *, secret: str | None = None) -> None:
         self.response = response
@@ -42,6 +61,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         self.chunks_received = 0
         self._secret = secret
         self._header: dict[str, Any] = {}
+        self._choices: dict[int, ChoiceParts] = {}
         self._usage: Usage | None = None
         self._detections: Any = None
 
@@ -89,15 +109,19 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         return chunk
 
     def _absorb_choices(self, chunk: ChunkT) -> None:
-        raise NotImplementedError
+        for choice in getattr(chunk, "choices", ()):
+            parts = self._choices.get(choice.index)
+            if parts is None:
+                parts = self._choices[choice.index] = self.parts_type()
+            parts.add(choice)
 
     def _final_choices(self) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        return [parts.to_dict(index) for index, parts in sorted(self._choices.items())]
 
     @property
     def partial_texts(self) -> dict[int, str]:
         """The text received so far, by choice index."""
-        raise NotImplementedError
+        return {index: parts.text() for index, parts in sorted(self._choices.items())}
 
     def incomplete(self, reason: str) -> IncompleteStreamError:
         """The error for a stream that ended before ``[DONE]``."""
@@ -123,7 +147,9 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         return reply
 
 
-class _ChoiceParts:
+class CompletionParts(ChoiceParts):
+    """What a completion choice has received: text pieces, finish reason, logprobs."""
+
     __slots__ = ("finish_reason", "logprobs", "texts")
 
     def __init__(self) -> None:
@@ -131,47 +157,32 @@ class _ChoiceParts:
         self.finish_reason: str | None = None
         self.logprobs: dict[str, list[Any]] | None = None
 
+    def add(self, choice: CompletionChoice) -> None:
+        if choice.text:
+            self.texts.append(choice.text)
+        if choice.finish_reason is not None:
+            self.finish_reason = choice.finish_reason
+        if choice.logprobs is not None:
+            joined = self.logprobs if self.logprobs is not None else {}
+            for key, values in choice.logprobs.model_dump(exclude_none=True).items():
+                joined.setdefault(key, []).extend(values)
+            self.logprobs = joined
+
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    def to_dict(self, index: int) -> dict[str, Any]:
+        return {
+            "index": index,
+            "text": self.text(),
+            "finish_reason": self.finish_reason,
+            "logprobs": self.logprobs,
+        }
+
 
 class CompletionAssembler(StreamAssembler[CompletionChunk, Completion]):
-    """Joins completion chunks: text pieces, finish reasons and logprobs per choice."""
+    """Joins completion chunks into a ``Completion``."""
 
     chunk_model = CompletionChunk
     reply_model = Completion
-
-    def __init__(self, response: httpx.Response, *, secret: str | None = None) -> None:
-        super().__init__(response, secret=secret)
-        self._choices: dict[int, _ChoiceParts] = {}
-
-    def _absorb_choices(self, chunk: CompletionChunk) -> None:
-        for choice in chunk.choices:
-            self._absorb_choice(choice)
-
-    def _absorb_choice(self, choice: CompletionChoice) -> None:
-        parts = self._choices.get(choice.index)
-        if parts is None:
-            parts = self._choices[choice.index] = _ChoiceParts()
-        if choice.text:
-            parts.texts.append(choice.text)
-        if choice.finish_reason is not None:
-            parts.finish_reason = choice.finish_reason
-        if choice.logprobs is not None:
-            joined = parts.logprobs if parts.logprobs is not None else {}
-            for key, values in choice.logprobs.model_dump(exclude_none=True).items():
-                joined.setdefault(key, []).extend(values)
-            parts.logprobs = joined
-
-    def _final_choices(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "index": index,
-                "text": "".join(parts.texts),
-                "finish_reason": parts.finish_reason,
-                "logprobs": parts.logprobs,
-            }
-            for index, parts in sorted(self._choices.items())
-        ]
-
-    @property
-    def partial_texts(self) -> dict[int, str]:
-        """The text received so far, by choice index."""
-        return {index: "".join(parts.texts) for index, parts in sorted(self._choices.items())}
+    parts_type = CompletionParts

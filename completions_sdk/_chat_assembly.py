@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from ._assembly import StreamAssembler
-from ._chat_models import ChatChunkChoice, ChatCompletion, ChatCompletionChunk
+from ._assembly import ChoiceParts, StreamAssembler
+from ._chat_models import ChatChunkChoice, ChatCompletion, ChatCompletionChunk, ToolCallDelta
 
 __all__ = ["ChatAssembler"]
 
@@ -25,6 +23,14 @@ class _ToolCallParts:
         self.name: str | None = None
         self.arguments: list[str] = []
 
+    def add(self, call: ToolCallDelta) -> None:
+        self.id = call.id or self.id
+        self.type = call.type or self.type
+        if call.function is not None:
+            self.name = call.function.name or self.name
+            if call.function.arguments:
+                self.arguments.append(call.function.arguments)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -33,7 +39,9 @@ class _ToolCallParts:
         }
 
 
-class _MessageParts:
+class ChatParts(ChoiceParts):
+    """What a chat choice has received: role, content, refusal, tool calls, logprobs."""
+
     __slots__ = ("content", "finish_reason", "logprobs", "refusal", "role", "tool_calls")
 
     def __init__(self) -> None:
@@ -44,10 +52,32 @@ class _MessageParts:
         self.finish_reason: str | None = None
         self.logprobs: list[dict[str, Any]] | None = None
 
+    def add(self, choice: ChatChunkChoice) -> None:
+        if choice.finish_reason is not None:
+            self.finish_reason = choice.finish_reason
+        if choice.logprobs is not None and choice.logprobs.content:
+            self.logprobs = [*(self.logprobs or []), *choice.logprobs.content]
+        delta = choice.delta
+        if delta is None:
+            return
+        self.role = delta.role or self.role
+        if delta.content:
+            self.content.append(delta.content)
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
+        for call in delta.tool_calls or ():
+            tool = self.tool_calls.get(call.index)
+            if tool is None:
+                tool = self.tool_calls[call.index] = _ToolCallParts()
+            tool.add(call)
+
+    def text(self) -> str:
+        return "".join(self.content)
+
     def to_dict(self, index: int) -> dict[str, Any]:
         message: dict[str, Any] = {
             "role": self.role or "assistant",
-            "content": "".join(self.content) if self.content else None,
+            "content": self.text() if self.content else None,
         }
         if self.refusal:
             message["refusal"] = "".join(self.refusal)
@@ -66,46 +96,4 @@ class ChatAssembler(StreamAssembler[ChatCompletionChunk, ChatCompletion]):
 
     chunk_model = ChatCompletionChunk
     reply_model = ChatCompletion
-
-    def __init__(self, response: httpx.Response, *, secret: str | None = None) -> None:
-        super().__init__(response, secret=secret)
-        self._choices: dict[int, _MessageParts] = {}
-
-    def _absorb_choices(self, chunk: ChatCompletionChunk) -> None:
-        for choice in chunk.choices:
-            self._absorb_choice(choice)
-
-    def _absorb_choice(self, choice: ChatChunkChoice) -> None:
-        parts = self._choices.get(choice.index)
-        if parts is None:
-            parts = self._choices[choice.index] = _MessageParts()
-        if choice.finish_reason is not None:
-            parts.finish_reason = choice.finish_reason
-        if choice.logprobs is not None and choice.logprobs.content:
-            parts.logprobs = [*(parts.logprobs or []), *choice.logprobs.content]
-        delta = choice.delta
-        if delta is None:
-            return
-        parts.role = delta.role or parts.role
-        if delta.content:
-            parts.content.append(delta.content)
-        if delta.refusal:
-            parts.refusal.append(delta.refusal)
-        for call in delta.tool_calls or ():
-            tool = parts.tool_calls.get(call.index)
-            if tool is None:
-                tool = parts.tool_calls[call.index] = _ToolCallParts()
-            tool.id = call.id or tool.id
-            tool.type = call.type or tool.type
-            if call.function is not None:
-                tool.name = call.function.name or tool.name
-                if call.function.arguments:
-                    tool.arguments.append(call.function.arguments)
-
-    def _final_choices(self) -> list[dict[str, Any]]:
-        return [parts.to_dict(index) for index, parts in sorted(self._choices.items())]
-
-    @property
-    def partial_texts(self) -> dict[int, str]:
-        """The message content received so far, by choice index."""
-        return {index: "".join(parts.content) for index, parts in sorted(self._choices.items())}
+    parts_type = ChatParts

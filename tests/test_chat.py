@@ -18,7 +18,8 @@ from completions_sdk import (
     IncompleteStreamError,
     RateLimitError,
 )
-from tests.conftest import API_KEY, CHAT_URL, AsyncAdapter, fixture_bytes
+from tests import test_streaming as streaming
+from tests.conftest import API_KEY, CHAT_URL, fixture_bytes
 from tests.test_streaming import SSE, sse
 
 HI = [{"role": "user", "content": "hi"}]
@@ -44,19 +45,8 @@ WEATHER_TOOL = {
 
 
 def read_all(client: Any, **arguments: Any) -> tuple[list[ChatCompletionChunk], ChatCompletion]:
-    arguments.setdefault("model", "m")
     arguments.setdefault("messages", HI)
-    if isinstance(client, AsyncAdapter):
-
-        async def run() -> tuple[list[ChatCompletionChunk], ChatCompletion]:
-            async with client.client.stream_chat(**arguments) as stream:
-                chunks = [c async for c in stream]
-                return chunks, await stream.get_final_completion()
-
-        return client.run(run())  # type: ignore[no-any-return]
-    with client.stream_chat(**arguments) as stream:
-        chunks = list(stream)
-        return chunks, stream.get_final_completion()
+    return streaming.read_all(client, "stream_chat", **arguments)
 
 
 def test_chat_sends_messages_to_the_chat_endpoint(client: Any, httpx_mock: HTTPXMock) -> None:

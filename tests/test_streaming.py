@@ -15,8 +15,6 @@ from completions_sdk import (
     APIResponseValidationError,
     APITimeoutError,
     AsyncStream,
-    Completion,
-    CompletionChunk,
     GuardrailViolation,
     IncompleteStreamError,
     InternalServerError,
@@ -70,18 +68,18 @@ class Pieces(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.closed = True
 
 
-def read_all(client: Any, **arguments: Any) -> tuple[list[CompletionChunk], Completion]:
-    """Every chunk and the final completion, with either client."""
+def read_all(client: Any, method: str = "stream", **arguments: Any) -> tuple[list[Any], Any]:
+    """Every chunk and the final reply of a streaming ``method``, with either client."""
     arguments.setdefault("model", "m")
     if isinstance(client, AsyncAdapter):
 
-        async def run() -> tuple[list[CompletionChunk], Completion]:
-            async with client.client.stream(**arguments) as stream:
+        async def run() -> tuple[list[Any], Any]:
+            async with getattr(client.client, method)(**arguments) as stream:
                 chunks = [c async for c in stream]
                 return chunks, await stream.get_final_completion()
 
         return client.run(run())  # type: ignore[no-any-return]
-    with client.stream(**arguments) as stream:
+    with getattr(client, method)(**arguments) as stream:
         chunks = list(stream)
         return chunks, stream.get_final_completion()
 
