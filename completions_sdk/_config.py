@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from ._exceptions import ConfigurationError
 from ._retry import RetryPolicy
-from ._types import RequestOptions, Tags, TimeoutTypes
+from ._types import Tags, TimeoutTypes
 from ._version import __version__
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientConfig", "InsecureTransportWarning"]
@@ -64,7 +64,7 @@ class ClientConfig:
         """The absolute URL of an endpoint path."""
         return str(self.base_url.join(self.base_url.path.rstrip("/") + path))
 
-    def headers_for(self, options: RequestOptions) -> dict[str, str]:
+    def headers_for(self, options: Mapping[str, Any]) -> dict[str, str]:
         """The headers of one call: the client's, with this call's overrides applied."""
         if not options.keys() & {"deployment", "tags", "refresh_cache", "extra_headers"}:
             return self.headers

@@ -71,7 +71,7 @@ def prepare_call(
 
 
 def _headers(config: ClientConfig, options: dict[str, Any], *, stream: bool) -> dict[str, str]:
-    headers = config.headers_for(options)  # type: ignore[arg-type]
+    headers = config.headers_for(options)
     if stream:
         headers = {**headers, "Accept": "text/event-stream"}
     return headers

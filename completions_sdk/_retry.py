@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 
 import httpx
 import tenacity
+from typing_extensions import TypedDict
 
 from ._exceptions import (
     APIConnectionError,
@@ -196,7 +197,15 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
     )
 
 
-def _options(policy: RetryPolicy, deadline: Deadline) -> dict[str, object]:
+class _Options(TypedDict):
+    stop: Callable[[tenacity.RetryCallState], bool]
+    wait: Callable[[tenacity.RetryCallState], float]
+    retry: tenacity.retry_base
+    before_sleep: Callable[[tenacity.RetryCallState], None]
+    reraise: bool
+
+
+def _options(policy: RetryPolicy, deadline: Deadline) -> _Options:
     return {
         "stop": _stop(policy, deadline),
         "wait": _wait(policy),
@@ -208,9 +217,9 @@ def _options(policy: RetryPolicy, deadline: Deadline) -> dict[str, object]:
 
 def retrying(policy: RetryPolicy, deadline: Deadline) -> tenacity.Retrying:
     """A fresh sync retry driver for one call (tenacity state is never shared)."""
-    return tenacity.Retrying(sleep=policy.sleep, **_options(policy, deadline))  # type: ignore[arg-type]
+    return tenacity.Retrying(sleep=policy.sleep, **_options(policy, deadline))
 
 
 def async_retrying(policy: RetryPolicy, deadline: Deadline) -> tenacity.AsyncRetrying:
     """A fresh async retry driver for one call (tenacity state is never shared)."""
-    return tenacity.AsyncRetrying(sleep=policy.async_sleep, **_options(policy, deadline))  # type: ignore[arg-type]
+    return tenacity.AsyncRetrying(sleep=policy.async_sleep, **_options(policy, deadline))
