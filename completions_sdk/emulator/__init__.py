@@ -1,5 +1,8 @@
 """A local emulator of the AI Completions Proxy, for tests and offline development.
 
+It serves ``POST /ai-proxy/completions`` and ``POST /ai-proxy/chat/completions`` with the
+proxy's headers, guardrails and error shapes, deterministic replies, and scripted faults.
+
 Needs the ``emulator`` extra (``pip install 'completions-sdk[emulator]'``); importing
 ``completions_sdk`` alone never imports Starlette or uvicorn.
 """

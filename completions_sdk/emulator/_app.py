@@ -1,13 +1,16 @@
-"""The ASGI application: ``POST /ai-proxy/completions`` as the proxy answers it.
+"""The ASGI application: the proxy's two endpoints, as the proxy answers them.
 
-A request goes through the same gates as at the real service, in order: headers,
-scripted faults, body validation, input guardrails; then the deterministic "model"
-answers, as one JSON body or as server-sent events.
+``POST /ai-proxy/completions`` and ``POST /ai-proxy/chat/completions`` go through the same
+gates as at the real service, in order: headers, scripted faults, body validation, input
+guardrails; then the deterministic "model" answers, as one JSON body or as server-sent
+events, with the same output guardrails, pacing and cuts. What differs between the two is
+described in ``_endpoints``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 try:
@@ -23,23 +26,23 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'completions-sdk[emulator]'"
     ) from exc
 
-from ._bodies import ReplyMeta, chunk_bodies, completion_body
+from ._bodies import Answer
 from ._config import Deployment, EmulatorConfig
+from ._endpoints import CHAT, COMPLETIONS, ENDPOINTS, Endpoint
 from ._errors import ErrorReply, error_body, error_type, fault_reply, invalid
 from ._faults import Faults
-from ._generation import Generation, generate, prompt_texts
 from ._guardrails import check_input, output_block, output_detections
 from ._headers import authorize, requested_faults
 from ._recording import RecordedRequest
 from ._state import EmulatorState
 from ._streaming import DONE, dropped_body, encode_event, paced, quiet_drops
-from ._validation import validate_body
 
-__all__ = ["COMPLETIONS_PATH", "OUTPUT_BLOCK_AFTER", "build_app", "create_app"]
+__all__ = ["CHAT_PATH", "COMPLETIONS_PATH", "OUTPUT_BLOCK_AFTER", "build_app", "create_app"]
 
-COMPLETIONS_PATH = "/ai-proxy/completions"
+COMPLETIONS_PATH = COMPLETIONS.path
+CHAT_PATH = CHAT.path
 OUTPUT_BLOCK_AFTER = 2
-"""Content chunks a stream sends before the output guardrail's error event."""
+"""Chunks a stream sends before the output guardrail's error event."""
 _MALFORMED: Any = object()
 
 
@@ -58,80 +61,82 @@ def create_app(config: EmulatorConfig | None = None) -> Starlette:
 def build_app(state: EmulatorState) -> Starlette:
     """The application serving ``state`` (which its owner may change at run time)."""
     quiet_drops()
-    handler = _Completions(state)
+    proxy = _Proxy(state)
     app = Starlette(
-        routes=[Route(COMPLETIONS_PATH, handler.completions, methods=["POST"])],
-        exception_handlers={HTTPException: handler.http_error},
+        routes=[Route(ep.path, proxy.route(ep), methods=["POST"]) for ep in ENDPOINTS],
+        exception_handlers={HTTPException: proxy.http_error},
     )
     app.state.emulator = state
     return app
 
 
-class _Completions:
-    """The endpoint; one instance per application."""
+class _Proxy:
+    """The endpoints' shared machinery; one instance per application."""
 
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    async def completions(self, request: Request) -> Response:
-        """Answer one completion request."""
+    def route(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        """The request handler of one endpoint."""
+
+        async def handle(request: Request) -> Response:
+            return await self.answer(endpoint, request)
+
+        return handle
+
+    async def answer(self, endpoint: Endpoint, request: Request) -> Response:
+        """Answer one request to ``endpoint``."""
         body = await self._record(request)
-        config = self.state.config
+        config = self.state.config  # one configuration for all the gates
+        admitted = await self._admit(request, body, config)
+        if isinstance(admitted, ErrorReply):
+            return _error(admitted)
+        deployment, faults = admitted
+        problem = endpoint.validate(body, config.context_length)
+        if problem is None:
+            problem = check_input(endpoint.input_texts(body), deployment)
+        if problem is not None:
+            return _error(problem)
+        answer = endpoint.answer(body, deployment)
+        if body.get("stream"):
+            return self._stream(body, answer, deployment, faults)
+        if faults.drop_after is not None:
+            return StreamingResponse(dropped_body(), media_type="application/json")
+        if deployment.block_output:
+            return _error(output_block(answer.text))
+        return JSONResponse(answer.body(output_detections(answer.text)))
+
+    async def _admit(
+        self, request: Request, body: Any, config: EmulatorConfig
+    ) -> tuple[Deployment, Faults] | ErrorReply:
+        """Headers, then the scripted faults, then JSON: the deployment and faults in force."""
         authorized = authorize(request.headers, config)
         if isinstance(authorized, ErrorReply):
-            return _error(authorized)
+            return authorized
         name, deployment = authorized
         faults = requested_faults(request.headers, deployment)
         if isinstance(faults, ErrorReply):
-            return _error(faults)
+            return faults
         if faults.is_empty or not self.state.counter.take(name, faults):
             faults = Faults()
         if faults.first_byte_delay:
             await anyio.sleep(faults.first_byte_delay)
         if faults.status is not None:
-            return _error(fault_reply(faults))
+            return fault_reply(faults)
         if body is _MALFORMED:
-            return _error(
-                invalid(None, "The body is not valid JSON", code="invalid_json", status=400)
-            )
-        problem = validate_body(body, context_length=config.context_length)
-        if problem is None:
-            problem = check_input(prompt_texts(body.get("prompt")), deployment)
-        if problem is not None:
-            return _error(problem)
-        generation = generate(body)
-        meta = ReplyMeta.new(
-            deployment.model or body["model"],
-            logprobs=body.get("logprobs") is not None,
-            quirks=deployment.quirks,
-        )
-        if body.get("stream"):
-            return self._stream(body, generation, meta, deployment, faults)
-        if faults.drop_after is not None:
-            return StreamingResponse(dropped_body(), media_type="application/json")
-        text = generation.choices[0].text
-        if deployment.block_output:
-            return _error(output_block(text))
-        return JSONResponse(completion_body(generation, meta, output_detections(text)))
+            return invalid(None, "The body is not valid JSON", code="invalid_json", status=400)
+        return deployment, faults
 
     def _stream(
-        self,
-        body: dict[str, Any],
-        generation: Generation,
-        meta: ReplyMeta,
-        deployment: Deployment,
-        faults: Faults,
+        self, body: dict[str, Any], answer: Answer, deployment: Deployment, faults: Faults
     ) -> Response:
-        text = generation.choices[0].text
         if deployment.block_output:
-            chunks = chunk_bodies(generation, meta, None, include_usage=False)
+            chunks = answer.chunks(None, include_usage=False)
             content = [encode_event(chunk) for chunk in chunks[:OUTPUT_BLOCK_AFTER]]
-            events = [*content, encode_event(output_block(text).body), DONE]
+            events = [*content, encode_event(output_block(answer.text).body), DONE]
         else:
             include_usage = (body.get("stream_options") or {}).get("include_usage") is True
-            chunks = chunk_bodies(
-                generation, meta, output_detections(text), include_usage=include_usage
-            )
+            chunks = answer.chunks(output_detections(answer.text), include_usage=include_usage)
             events = [*(encode_event(chunk) for chunk in chunks), DONE]
         delay = faults.token_delay
         stream = paced(

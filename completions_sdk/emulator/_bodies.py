@@ -1,45 +1,74 @@
-"""Reply bodies: a ``text_completion`` object, or the chunks of a streamed one.
+"""Reply bodies: the envelope and streaming both endpoints share, and the completion ones.
 
-Streamed chunks have the completion's shape (``PROXY_API.md``, "Response body"): each
-choice carries one token, ``finish_reason`` stays ``null`` until that choice's last
-chunk, and the choices of ``n > 1`` (or of several prompts) take turns.
+``Answer`` is what the application needs from either endpoint: the text the output
+guardrails judge, the JSON body, and the streamed chunks. An endpoint says only what one
+choice looks like (whole, and as the chunks of a stream); the envelope, ``usage``, the
+detections and the order of the chunks are made here, once.
+
+Streamed choices take turns, one chunk each (``n > 1``, or several prompts);
+``finish_reason`` stays ``null`` until a choice's last chunk; the detections ride on the
+last chunk with choices, and ``usage`` comes last, in a chunk of its own, when asked for.
+Completion chunks have the completion's shape (``PROXY_API.md``, "Response body").
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._generation import GeneratedChoice, Generation, Piece
+from ._config import Deployment
+from ._generation import GeneratedChoice, Generation, Piece, generate
 
-__all__ = ["SYSTEM_FINGERPRINT", "ReplyMeta", "chunk_bodies", "completion_body"]
+__all__ = [
+    "SYSTEM_FINGERPRINT",
+    "Answer",
+    "Body",
+    "CompletionAnswer",
+    "ReplyMeta",
+    "completion_answer",
+]
 
 SYSTEM_FINGERPRINT = "fp_emulator"
+Body = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class ReplyMeta:
-    """What every body of one reply shares."""
+    """What every body of one reply shares: id, time, model, object names, quirks."""
 
     id: str
     created: int
     model: str
-    logprobs: bool
+    object: str
+    chunk_object: str
     quirks: bool = False
 
     @classmethod
-    def new(cls, model: str, *, logprobs: bool, quirks: bool = False) -> ReplyMeta:
-        """Fresh metadata: a unique id and the current time."""
-        return cls(f"cmpl-emu-{uuid.uuid4().hex[:24]}", int(time.time()), model, logprobs, quirks)
+    def new(
+        cls, prefix: str, deployment: Deployment, body: Mapping[str, Any], *objects: str
+    ) -> ReplyMeta:
+        """Fresh metadata: a unique id with ``prefix``, the current time, the served model.
 
-    def envelope(self) -> dict[str, Any]:
-        """The fields that open every body."""
-        body: dict[str, Any] = {
+        ``objects`` are the ``object`` of the whole body, then of a chunk (default: the same).
+        """
+        return cls(
+            f"{prefix}{uuid.uuid4().hex[:24]}",
+            int(time.time()),
+            deployment.model or body["model"],
+            objects[0],
+            objects[-1],
+            deployment.quirks,
+        )
+
+    def envelope(self, *, chunk: bool = False) -> Body:
+        """The fields that open every body (or every chunk)."""
+        body: Body = {
             "id": self.id,
-            "object": "text.completion" if self.quirks else "text_completion",
+            "object": self.chunk_object if chunk else self.object,
             "created": self.created,
             "model": self.model,
             "system_fingerprint": SYSTEM_FINGERPRINT,
@@ -48,69 +77,104 @@ class ReplyMeta:
             body["prompt"] = []
         return body
 
-
-def completion_body(
-    generation: Generation, meta: ReplyMeta, detections: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The non-streamed reply."""
-    body = meta.envelope()
-    body["choices"] = [
-        _choice(meta, choice, choice.pieces, choice.finish_reason) for choice in generation.choices
-    ]
-    body["usage"] = generation.usage()
-    if detections is not None:
-        body["enkrypt_policy_detections"] = detections
-    return body
+    def finish_reason(self, choice: GeneratedChoice, last: bool = True) -> str | None:
+        """The choice's ``finish_reason`` on its last body, in the service's words."""
+        if not last:
+            return None
+        if self.quirks and choice.finish_reason == "stop":
+            return "eos"  # the public service's word for a natural end
+        return choice.finish_reason
 
 
-def chunk_bodies(
-    generation: Generation,
-    meta: ReplyMeta,
-    detections: dict[str, Any] | None,
-    *,
-    include_usage: bool,
-) -> list[dict[str, Any]]:
-    """The streamed reply's chunks, content first, then ``usage`` if asked for.
+@dataclass(frozen=True)
+class Answer(ABC):
+    """A generated reply, ready to be sent whole or streamed."""
 
-    ``detections`` go on the last content chunk.
-    """
-    # One chunk per token; a choice left empty by a stop sequence still sends one chunk,
-    # to carry its finish_reason.
-    lanes: list[list[tuple[Piece, ...]]] = [
-        [(piece,) for piece in choice.pieces] or [()] for choice in generation.choices
-    ]
-    chunks: list[dict[str, Any]] = []
-    for position in range(max(map(len, lanes), default=0)):
-        for choice, lane in zip(generation.choices, lanes, strict=True):
-            if position < len(lane):
-                finish_reason = choice.finish_reason if position == len(lane) - 1 else None
-                chunk = meta.envelope()
-                chunk["choices"] = [_choice(meta, choice, lane[position], finish_reason)]
-                chunks.append(chunk)
-    if detections is not None and chunks:
-        chunks[-1]["enkrypt_policy_detections"] = detections
-    if include_usage:
-        chunks.append({**meta.envelope(), "choices": [], "usage": generation.usage()})
-    return chunks
+    meta: ReplyMeta
+    generation: Generation
+
+    @property
+    def text(self) -> str:
+        """What the output guardrails judge: the first choice's text."""
+        return self.generation.choices[0].text
+
+    @abstractmethod
+    def choice_body(self, choice: GeneratedChoice) -> Body:
+        """One choice of the whole body."""
+
+    @abstractmethod
+    def choice_chunks(self, choice: GeneratedChoice) -> list[Body]:
+        """One choice as streamed: its part of each of its chunks, in order."""
+
+    def with_seed(self, body: Body, choice: GeneratedChoice) -> Body:
+        """``body`` with the choice's ``seed``, which the public service sent (quirks)."""
+        if self.meta.quirks:
+            body["seed"] = choice.seed
+        return body
+
+    def body(self, detections: Body | None) -> Body:
+        """The non-streamed reply."""
+        body = self.meta.envelope()
+        body["choices"] = [self.choice_body(choice) for choice in self.generation.choices]
+        body["usage"] = self.generation.usage()
+        if detections is not None:
+            body["enkrypt_policy_detections"] = detections
+        return body
+
+    def chunks(self, detections: Body | None, *, include_usage: bool) -> list[Body]:
+        """The streamed reply's chunks, choices taking turns, then ``usage`` if asked for."""
+        lanes = [self.choice_chunks(choice) for choice in self.generation.choices]
+        turns = (
+            lane[position]
+            for position in range(max(map(len, lanes), default=0))
+            for lane in lanes
+            if position < len(lane)
+        )
+        chunks = [{**self.meta.envelope(chunk=True), "choices": [choice]} for choice in turns]
+        if detections is not None and chunks:
+            chunks[-1]["enkrypt_policy_detections"] = detections
+        if include_usage:
+            usage = {"choices": [], "usage": self.generation.usage()}
+            chunks.append({**self.meta.envelope(chunk=True), **usage})
+        return chunks
 
 
-def _choice(
-    meta: ReplyMeta, choice: GeneratedChoice, pieces: Sequence[Piece], finish_reason: str | None
-) -> dict[str, Any]:
-    if meta.quirks and finish_reason == "stop":
-        finish_reason = "eos"  # the public service's word for a natural end
-    body: dict[str, Any] = {
-        "text": "".join(piece.text for piece in pieces),
-        "index": choice.index,
-        "logprobs": _logprobs(pieces) if meta.logprobs else None,
-        "finish_reason": finish_reason,
-    }
-    if meta.quirks:
-        body["seed"] = choice.seed
-    return body
+@dataclass(frozen=True)
+class CompletionAnswer(Answer):
+    """A ``text_completion`` reply."""
+
+    logprobs: bool
+
+    def choice_body(self, choice: GeneratedChoice) -> Body:
+        """The whole choice: text, log probabilities, finish reason."""
+        return self._choice(choice, choice.pieces, last=True)
+
+    def choice_chunks(self, choice: GeneratedChoice) -> list[Body]:
+        """One token per chunk; a choice left empty by a stop sequence still sends one."""
+        pieces: list[tuple[Piece, ...]] = [(piece,) for piece in choice.pieces] or [()]
+        return [
+            self._choice(choice, part, last=number == len(pieces) - 1)
+            for number, part in enumerate(pieces)
+        ]
+
+    def _choice(self, choice: GeneratedChoice, pieces: Sequence[Piece], *, last: bool) -> Body:
+        body: Body = {
+            "text": "".join(piece.text for piece in pieces),
+            "index": choice.index,
+            "logprobs": _logprobs(pieces) if self.logprobs else None,
+            "finish_reason": self.meta.finish_reason(choice, last),
+        }
+        return self.with_seed(body, choice)
 
 
-def _logprobs(pieces: Sequence[Piece]) -> dict[str, Any]:
+def completion_answer(body: Mapping[str, Any], deployment: Deployment) -> CompletionAnswer:
+    """The reply to a validated completion body."""
+    served = "text.completion" if deployment.quirks else "text_completion"
+    meta = ReplyMeta.new("cmpl-emu-", deployment, body, served)
+    return CompletionAnswer(meta, generate(body), logprobs=body.get("logprobs") is not None)
+
+
+def _logprobs(pieces: Sequence[Piece]) -> Body:
     return {
         "tokens": [piece.text for piece in pieces],
         "token_logprobs": [piece.logprob for piece in pieces],

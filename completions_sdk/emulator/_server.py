@@ -19,7 +19,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "pip install 'completions-sdk[emulator]'"
     ) from exc
 
-from ._app import COMPLETIONS_PATH, build_app, create_app
+from ._app import CHAT_PATH, COMPLETIONS_PATH, build_app, create_app
 from ._config import Deployment, EmulatorConfig
 from ._faults import Faults
 from ._recording import RequestLog
@@ -84,6 +84,11 @@ class EmulatorServer:
     def completions_url(self) -> str:
         """The full URL of ``POST /ai-proxy/completions``."""
         return self.url + COMPLETIONS_PATH
+
+    @property
+    def chat_url(self) -> str:
+        """The full URL of ``POST /ai-proxy/chat/completions``."""
+        return self.url + CHAT_PATH
 
     @property
     def api_key(self) -> str:
@@ -252,6 +257,7 @@ def serve(host: str = "127.0.0.1", port: int = 8080, config: EmulatorConfig | No
     # A foreground command's banner: where to point a client, and which names it knows.
     print(
         f"Emulating the AI Completions Proxy at http://{host}:{port}{COMPLETIONS_PATH} "
+        f"and {CHAT_PATH} "
         f"(deployments: {', '.join(config.deployments)})",
         file=sys.stderr,
         flush=True,

@@ -1,9 +1,13 @@
-"""The emulator's own check of a request body, independent of the SDK's model.
+"""The emulator's own check of a request body, independent of the SDK's models.
 
 The rules are written out again from ``PROXY_API.md`` ("Request body") rather than taken
 from ``completions_sdk.CompletionRequest``: a check shared with the client could not catch
 the client's mistakes. Unknown fields pass (new server features arrive before SDKs do);
 ``null`` means "not given", as it does for OpenAI.
+
+``validate_request`` holds the gates both endpoints share (an object, a model, the
+sampling fields, ``stream_options``); ``validate_completion`` adds the completion fields,
+and ``_chat_validation`` the chat ones.
 """
 
 from __future__ import annotations
@@ -16,30 +20,60 @@ from typing import Any
 from ._errors import ErrorReply, invalid
 from ._generation import DEFAULT_MAX_TOKENS, prompt_texts, tokenize
 
-__all__ = ["validate_body"]
+__all__ = [
+    "INT64",
+    "Rules",
+    "check_context",
+    "check_fields",
+    "integer",
+    "is_bool",
+    "is_int",
+    "is_str",
+    "show",
+    "validate_completion",
+    "validate_request",
+]
 
 Check = Callable[[Any], bool]
+Rules = Mapping[str, tuple[Check, str]]
+"""Field name to (check, the rule in words) for fields that are not ``null``."""
 INT64 = 2**63
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is not 1
+def is_int(value: Any) -> bool:
+    """Whether ``value`` is a JSON integer (``true`` is not ``1``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 
-def _integer(low: int, high: int) -> Check:
-    return lambda value: _is_int(value) and low <= value <= high
+def integer(low: int, high: int) -> Check:
+    """A check for an integer from ``low`` to ``high``."""
+    return lambda value: is_int(value) and low <= value <= high
 
 
 def _number(low: float, high: float) -> Check:
     return lambda value: _is_number(value) and low <= value <= high
 
 
+def is_bool(value: Any) -> bool:
+    """Whether ``value`` is a JSON boolean."""
+    return isinstance(value, bool)
+
+
+def is_str(value: Any) -> bool:
+    """Whether ``value`` is a JSON string."""
+    return isinstance(value, str)
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
 def _is_token_ids(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(_is_int(v) and v >= 0 for v in value)
+    return isinstance(value, list) and bool(value) and all(is_int(v) and v >= 0 for v in value)
 
 
 def _is_prompt(value: Any) -> bool:
@@ -74,84 +108,103 @@ def _is_stream_options(value: Any) -> bool:
     return isinstance(value, dict) and isinstance(value.get("include_usage", False), bool)
 
 
-def _is_bool(value: Any) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_str(value: Any) -> bool:
-    return isinstance(value, str)
-
-
-_RULES: dict[str, tuple[Check, str]] = {
+_SHARED_RULES: Rules = {
+    "model": (_is_model, "must be a non-empty string"),
+    "enkrypt_context": (is_str, "must be a string"),
+    "frequency_penalty": (_number(-2, 2), "must be a number from -2.0 to 2.0"),
+    "logit_bias": (_is_logit_bias, "must map token ids to numbers from -100 to 100"),
+    "max_tokens": (integer(1, INT64 - 1), "must be an integer greater than 0"),
+    "n": (integer(1, 128), "must be an integer from 1 to 128"),
+    "presence_penalty": (_number(-2, 2), "must be a number from -2.0 to 2.0"),
+    "seed": (integer(-INT64, INT64 - 1), "must be a signed 64-bit integer"),
+    "stop": (_is_stop, "must be a non-empty string or a list of at most 4 non-empty strings"),
+    "stream": (is_bool, "must be a boolean"),
+    "stream_options": (_is_stream_options, "must be an object with a boolean include_usage"),
+    "temperature": (_number(0, 2), "must be a number from 0 to 2"),
+    "top_p": (_number(0, 1), "must be a number from 0 to 1"),
+    "user": (is_str, "must be a string"),
+}
+_COMPLETION_RULES: Rules = {
     "prompt": (
         _is_prompt,
         "must be a string, a non-empty list of strings, a list of token ids "
         "or a list of token-id lists",
     ),
-    "best_of": (_integer(1, 20), "must be an integer from 1 to 20"),
-    "echo": (_is_bool, "must be a boolean"),
-    "enkrypt_context": (_is_str, "must be a string"),
-    "frequency_penalty": (_number(-2, 2), "must be a number from -2.0 to 2.0"),
-    "logit_bias": (_is_logit_bias, "must map token ids to numbers from -100 to 100"),
-    "logprobs": (_integer(0, 5), "must be an integer from 0 to 5"),
-    "max_tokens": (_integer(1, INT64 - 1), "must be an integer greater than 0"),
-    "n": (_integer(1, 128), "must be an integer from 1 to 128"),
-    "presence_penalty": (_number(-2, 2), "must be a number from -2.0 to 2.0"),
-    "seed": (_integer(-INT64, INT64 - 1), "must be a signed 64-bit integer"),
-    "stop": (_is_stop, "must be a non-empty string or a list of at most 4 non-empty strings"),
-    "stream": (_is_bool, "must be a boolean"),
-    "stream_options": (_is_stream_options, "must be an object with a boolean include_usage"),
-    "suffix": (_is_str, "must be a string"),
-    "temperature": (_number(0, 2), "must be a number from 0 to 2"),
-    "top_p": (_number(0, 1), "must be a number from 0 to 1"),
-    "user": (_is_str, "must be a string"),
+    "best_of": (integer(1, 20), "must be an integer from 1 to 20"),
+    "echo": (is_bool, "must be a boolean"),
+    "logprobs": (integer(0, 5), "must be an integer from 0 to 5"),
+    "suffix": (is_str, "must be a string"),
 }
 
 
-def validate_body(body: Any, *, context_length: int) -> ErrorReply | None:
-    """The 422 reply for a body that breaks a rule, or ``None`` when it is valid.
+def validate_request(
+    body: Any, rules: Rules, *, required: tuple[str, ...] = ()
+) -> ErrorReply | None:
+    """The 422 reply for a body breaking a rule both endpoints share, or one of ``rules``.
 
-    The reply's ``param`` names the field and its message names the rule.
+    The reply's ``param`` names the field and its message names the rule. ``model`` and
+    the ``required`` fields must be present.
     """
     if not isinstance(body, dict):
         return invalid(None, "The request body must be a JSON object", code="invalid_body")
-    model = body.get("model")
-    if model is None:
-        return invalid("model", "model is required", code="missing_required_parameter")
-    if not isinstance(model, str) or not model:
-        return invalid("model", f"model must be a non-empty string (got {_show(model)})")
-    for name, (check, rule) in _RULES.items():
-        value = body.get(name)
-        if value is not None and not check(value):
-            return invalid(name, f"{name} {rule} (got {_show(value)})")
-    return _check_combinations(body) or _check_context(body, context_length)
-
-
-def _check_combinations(body: Mapping[str, Any]) -> ErrorReply | None:
-    best_of, n, stream = body.get("best_of"), body.get("n"), body.get("stream")
-    if best_of is not None and n is not None and best_of <= n:
-        return invalid("best_of", f"best_of must be greater than n (got best_of={best_of}, n={n})")
-    if best_of is not None and stream:
-        return invalid("best_of", "best_of cannot be combined with stream")
-    if body.get("stream_options") is not None and not stream:
+    for name in ("model", *required):
+        if body.get(name) is None:
+            return invalid(name, f"{name} is required", code="missing_required_parameter")
+    problem = check_fields(body, {**_SHARED_RULES, **rules})
+    if problem is not None:
+        return problem
+    if body.get("stream_options") is not None and not body.get("stream"):
         return invalid("stream_options", "stream_options is only allowed when stream is true")
     return None
 
 
-def _check_context(body: Mapping[str, Any], context_length: int) -> ErrorReply | None:
-    # Server-side rule: prompt tokens plus max_tokens must fit in the model's context.
+def check_fields(body: Mapping[str, Any], rules: Rules, where: str = "") -> ErrorReply | None:
+    """The 422 reply for the first field of ``body`` (at ``where``) that breaks its rule."""
+    for name, (check, rule) in rules.items():
+        value = body.get(name)
+        if value is not None and not check(value):
+            param = f"{where}.{name}" if where else name
+            return invalid(param, f"{param} {rule} (got {show(value)})")
+    return None
+
+
+def validate_completion(body: Any, context_length: int) -> ErrorReply | None:
+    """The 422 reply for an invalid completion body, or ``None`` when it is valid."""
+    problem = validate_request(body, _COMPLETION_RULES) or _check_best_of(body)
+    if problem is not None:
+        return problem
     prompt_tokens = max(len(tokenize(text)) for text in prompt_texts(body.get("prompt")))
-    max_tokens = body.get("max_tokens") or DEFAULT_MAX_TOKENS
+    return check_context(prompt_tokens, body.get("max_tokens"), context_length)
+
+
+def _check_best_of(body: Mapping[str, Any]) -> ErrorReply | None:
+    best_of, n = body.get("best_of"), body.get("n")
+    if best_of is not None and n is not None and best_of <= n:
+        return invalid("best_of", f"best_of must be greater than n (got best_of={best_of}, n={n})")
+    if best_of is not None and body.get("stream"):
+        return invalid("best_of", "best_of cannot be combined with stream")
+    return None
+
+
+def check_context(
+    prompt_tokens: int, max_tokens: int | None, context_length: int, *, param: str = "max_tokens"
+) -> ErrorReply | None:
+    """Server-side rule: prompt tokens plus ``max_tokens`` must fit in the model's context.
+
+    ``param`` names the field that set ``max_tokens`` (chat has two).
+    """
+    max_tokens = max_tokens or DEFAULT_MAX_TOKENS
     if prompt_tokens + max_tokens <= context_length:
         return None
     return invalid(
-        "max_tokens",
-        f"max_tokens plus the prompt's tokens must not exceed the context length of "
+        param,
+        f"{param} plus the prompt's tokens must not exceed the context length of "
         f"{context_length} (got {max_tokens} + {prompt_tokens})",
         code="context_length_exceeded",
     )
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """``value`` as JSON, shortened to fit in an error message."""
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from completions_sdk.emulator import EmulatorServer
+from tests.emulator.conftest import official_client
 
 Complete = Callable[..., dict[str, Any]]
 BODY: dict[str, Any] = {"model": "m", "prompt": ["Say hi", "Say bye"], "max_tokens": 5, "n": 2}
@@ -16,13 +17,7 @@ BODY: dict[str, Any] = {"model": "m", "prompt": ["Say hi", "Say bye"], "max_toke
 
 @pytest.fixture
 def client(proxy_emulator: EmulatorServer) -> Iterator[openai.OpenAI]:
-    headers = {"apikey": proxy_emulator.api_key, "X-Enkrypt-Deployment": proxy_emulator.deployment}
-    with openai.OpenAI(
-        api_key="not-the-proxy-key",
-        base_url=f"{proxy_emulator.url}/ai-proxy",
-        default_headers=headers,
-        max_retries=0,
-    ) as client:
+    with official_client(proxy_emulator) as client:
         yield client
 
 
@@ -49,6 +44,24 @@ def test_a_streamed_completion(client: openai.OpenAI, complete: Complete) -> Non
     assert texts == {choice["index"]: choice["text"] for choice in raw["choices"]}
     assert chunk.usage is not None
     assert chunk.usage.completion_tokens == raw["usage"]["completion_tokens"]
+
+
+def test_a_chat_completion_with_a_streamed_tool_call(client: openai.OpenAI, chat: Complete) -> None:
+    tools: Any = [{"type": "function", "function": {"name": "search"}}]
+    body: Any = {"model": "m", "messages": [{"role": "user", "content": "search cats"}]}
+    raw = chat({**body, "tools": tools, "n": 2})
+    completion = client.chat.completions.create(**body, tools=tools, n=2)
+    assert [
+        [call.model_dump() for call in choice.message.tool_calls or ()]
+        for choice in completion.choices
+    ] == [choice["message"]["tool_calls"] for choice in raw["choices"]]
+    arguments = ""
+    with client.chat.completions.create(**body, tools=tools, stream=True) as chunks:
+        for chunk in chunks:
+            for call in chunk.choices[0].delta.tool_calls or ():
+                arguments += call.function.arguments if call.function else ""
+    assert arguments == raw["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"]
+    assert chunk.choices[0].finish_reason == "tool_calls"
 
 
 def test_errors_and_retries(proxy_emulator: EmulatorServer, client: openai.OpenAI) -> None:

@@ -23,6 +23,7 @@ from completions_sdk.emulator import (
 )
 
 PATH = "/ai-proxy/completions"
+CHAT_PATH = "/ai-proxy/chat/completions"
 BODY = {"model": "m", "prompt": "hi", "max_tokens": 2}
 
 
@@ -48,6 +49,8 @@ def test_start_is_fast_and_stop_ends_the_thread() -> None:
     thread_name = f"emulator-{url.rsplit(':', 1)[1]}"
     assert any(thread.name == thread_name for thread in threading.enumerate())
     assert httpx.post(server.completions_url, json=BODY, headers={"apikey": "x"}).status_code == 401
+    assert server.chat_url == url + "/ai-proxy/chat/completions"
+    assert httpx.post(server.chat_url, json=BODY, headers={"apikey": "x"}).status_code == 401
     server.stop()
     assert not server.is_running
     assert not any(thread.name == thread_name for thread in threading.enumerate())
@@ -184,8 +187,11 @@ async def test_create_app_serves_in_process() -> None:
     headers = {"apikey": "emulator-key", "X-Enkrypt-Deployment": "test-deployment-1"}
     async with httpx.AsyncClient(transport=transport, base_url="http://emulator") as client:
         response = await client.post(PATH, json=BODY, headers=headers)
-    assert response.status_code == 200
+        messages = [{"role": "user", "content": "hi"}]
+        chat = await client.post(CHAT_PATH, json={**BODY, "messages": messages}, headers=headers)
+    assert response.status_code == chat.status_code == 200
     assert len(response.json()["choices"][0]["text"].split()) == 2
+    assert chat.json()["choices"][0]["message"]["content"] == response.json()["choices"][0]["text"]
 
 
 @pytest.mark.parametrize("module", ["completions_sdk", "completions_sdk.testing"])

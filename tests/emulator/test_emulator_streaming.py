@@ -1,36 +1,25 @@
-"""Streamed replies: data-only events, one token per chunk, usage, ``[DONE]``."""
+"""Streamed replies: data-only events, usage, ``[DONE]``; completion chunks in detail.
+
+What both endpoints share runs over ``api``; the chat deltas are in ``test_emulator_chat``.
+"""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
+from tests.emulator.conftest import COMPLETIONS, Api, decode
+
 Complete = Callable[..., dict[str, Any]]
 Stream = Callable[..., list[str]]
-PATH = "/ai-proxy/completions"
+joined = COMPLETIONS.joined
 
 
-def decode(events: list[str]) -> list[dict[str, Any]]:
-    assert events[-1] == "[DONE]"
-    assert "[DONE]" not in events[:-1]
-    return [json.loads(data) for data in events[:-1]]
-
-
-def joined(chunks: list[dict[str, Any]]) -> dict[int, str]:
-    texts: dict[int, str] = {}
-    for chunk in chunks:
-        for choice in chunk["choices"]:
-            texts[choice["index"]] = texts.get(choice["index"], "") + choice["text"]
-    return texts
-
-
-def test_the_stream_is_data_only_sse(http: httpx.Client) -> None:
-    body = {"model": "m", "prompt": "hi", "max_tokens": 2, "stream": True}
-    with http.stream("POST", PATH, json=body) as response:
+def test_the_stream_is_data_only_sse(http: httpx.Client, api: Api) -> None:
+    with http.stream("POST", api.path, json=api.body(max_tokens=2, stream=True)) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         raw = response.read().decode()
     events = raw.split("\n\n")
@@ -39,37 +28,49 @@ def test_the_stream_is_data_only_sse(http: httpx.Client) -> None:
     assert events[-2] == "data: [DONE]"
 
 
-def test_one_token_per_chunk_and_the_same_text_as_unstreamed(
-    stream: Stream, complete: Complete
-) -> None:
-    body = {"model": "m", "prompt": "Tell me", "max_tokens": 5, "seed": 3}
-    chunks = decode(stream(body))
-    assert len(chunks) == 5
+def test_streamed_text_is_the_unstreamed_text(events: Stream, reply: Complete, api: Api) -> None:
+    body = api.body("Tell me", max_tokens=5, seed=3, n=2)
+    chunks = decode(events(body))
     assert len({chunk["id"] for chunk in chunks}) == 1
-    for chunk in chunks:
-        assert chunk["object"] == "text_completion"
-        assert chunk["model"] == "m"
-        assert len(chunk["choices"]) == 1
-        assert len(chunk["choices"][0]["text"].split()) == 1
-    assert [chunk["choices"][0]["finish_reason"] for chunk in chunks] == [None] * 4 + ["length"]
-    assert joined(chunks) == {0: complete(body)["choices"][0]["text"]}
+    assert len({chunk["created"] for chunk in chunks}) == 1
+    assert all(len(chunk["choices"]) == 1 for chunk in chunks)
+    assert api.joined(chunks) == dict(enumerate(api.texts(reply(body))))
 
 
-def test_detections_ride_on_the_last_content_chunk(stream: Stream) -> None:
-    chunks = decode(stream({"model": "m", "prompt": "hi", "max_tokens": 3}))
-    assert ["enkrypt_policy_detections" in chunk for chunk in chunks] == [False, False, True]
+def test_detections_ride_on_the_last_chunk(events: Stream, api: Api) -> None:
+    chunks = decode(events(api.body(max_tokens=3)))
+    carriers = [
+        number for number, chunk in enumerate(chunks) if "enkrypt_policy_detections" in chunk
+    ]
+    assert carriers == [len(chunks) - 1]
     report = chunks[-1]["enkrypt_policy_detections"]["output_guardrails"]
-    assert report["details"]["keyword_detector"]["redacted_text"] == joined(chunks)[0]
+    assert report["details"]["keyword_detector"]["redacted_text"] == api.joined(chunks)[0]
 
 
-def test_include_usage_adds_a_last_chunk_without_choices(stream: Stream) -> None:
-    body = {"model": "m", "prompt": "one two", "max_tokens": 3, "n": 2}
-    chunks = decode(stream({**body, "stream_options": {"include_usage": True}}))
+def test_include_usage_adds_a_last_chunk_without_choices(events: Stream, api: Api) -> None:
+    body = api.body("one two", max_tokens=3, n=2)
+    chunks = decode(events({**body, "stream_options": {"include_usage": True}}))
     *content, last = chunks
     assert last["choices"] == []
     assert last["usage"] == {"prompt_tokens": 2, "completion_tokens": 6, "total_tokens": 8}
     assert all("usage" not in chunk for chunk in content)
-    assert all("usage" not in chunk for chunk in decode(stream(body)))
+    assert all("usage" not in chunk for chunk in decode(events(body)))
+
+
+def test_token_delay_paces_the_events(events: Stream, api: Api) -> None:
+    started = time.monotonic()
+    received = events(api.body(max_tokens=2), **{"X-Emulator-Fault": "token_delay=0.05"})
+    assert time.monotonic() - started >= 0.05 * (len(received) - 1)  # a gap between two events
+
+
+def test_one_completion_token_per_chunk(stream: Stream) -> None:
+    chunks = decode(stream({"model": "m", "prompt": "Tell me", "max_tokens": 5, "seed": 3}))
+    assert len(chunks) == 5
+    for chunk in chunks:
+        assert chunk["object"] == "text_completion"
+        assert chunk["model"] == "m"
+        assert len(chunk["choices"][0]["text"].split()) == 1
+    assert [chunk["choices"][0]["finish_reason"] for chunk in chunks] == [None] * 4 + ["length"]
 
 
 def test_choices_take_turns_and_finish_separately(stream: Stream, complete: Complete) -> None:
@@ -107,11 +108,3 @@ def test_a_choice_emptied_by_stop_still_sends_its_finish_reason(
     assert [chunk["choices"][0] for chunk in chunks] == [
         {"text": "", "index": 0, "logprobs": None, "finish_reason": "stop"}
     ]
-
-
-def test_token_delay_paces_the_events(stream: Stream) -> None:
-    started = time.monotonic()
-    stream(
-        {"model": "m", "prompt": "x", "max_tokens": 4}, **{"X-Emulator-Fault": "token_delay=0.1"}
-    )
-    assert time.monotonic() - started >= 0.4  # four gaps: between 5 events ([DONE] included)
