@@ -1,0 +1,200 @@
+"""What the fault server can do with a request: reply, stream, cut, reset, hang, echo.
+
+Each function returns a ``Behaviour`` for ``FaultServer.script``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip as gzip_module
+import json
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from tests.reliability._server import Behaviour, End, Exchange, Seen
+
+__all__ = [
+    "echo",
+    "event",
+    "hang",
+    "json_reply",
+    "raw",
+    "reflect",
+    "reply",
+    "reset",
+    "sse_reply",
+]
+
+
+def _head(status: int, headers: Mapping[str, str]) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    lines = [f"HTTP/1.1 {status} {phrase}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def reply(
+    status: int = 200,
+    body: bytes = b"",
+    headers: Mapping[str, str] | None = None,
+    *,
+    content_length: int | None = None,
+    gzip: bool = False,
+    end: End = "keep",
+) -> Behaviour:
+    """A reply with a ``Content-Length`` (``content_length`` may promise more than is sent)."""
+    if gzip:
+        body = gzip_module.compress(body)
+    declared = len(body) if content_length is None else content_length
+    all_headers = {
+        "Content-Type": "application/json",
+        **({"Content-Encoding": "gzip"} if gzip else {}),
+        **(headers or {}),
+        "Content-Length": str(declared),
+    }
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.send(_head(status, all_headers) + body)
+        return await exchange.end(end)
+
+    return behaviour
+
+
+def json_reply(
+    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None, **kwargs: Any
+) -> Behaviour:
+    """A JSON reply."""
+    return reply(status, json.dumps(payload).encode(), headers, **kwargs)
+
+
+def event(payload: Any) -> bytes:
+    """One server-sent event whose data is ``payload`` (JSON-encoded unless bytes/str)."""
+    if isinstance(payload, bytes):
+        data = payload
+    elif isinstance(payload, str):
+        data = payload.encode()
+    else:
+        data = json.dumps(payload, ensure_ascii=False).encode()
+    return b"data: " + data + b"\n\n"
+
+
+def _chunked(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+
+
+def sse_reply(
+    events: Iterable[bytes],
+    *,
+    done: bool = True,
+    end: End = "keep",
+    gzip: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Behaviour:
+    """A chunked ``text/event-stream`` reply; without ``done`` it stops mid-stream."""
+    pieces = list(events)
+    if done:
+        pieces.append(b"data: [DONE]\n\n")
+    all_headers = {
+        "Content-Type": "text/event-stream",
+        "Transfer-Encoding": "chunked",
+        **({"Content-Encoding": "gzip"} if gzip else {}),
+        **(headers or {}),
+    }
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.send(_head(200, all_headers))
+        # A gzip stream flushed after every event, as a compressing proxy sends it.
+        encoder = zlib.compressobj(wbits=31) if gzip else None
+        for piece in pieces:
+            data = encoder.compress(piece) + encoder.flush(zlib.Z_SYNC_FLUSH) if encoder else piece
+            await exchange.send(_chunked(data))
+        if not done:
+            return await exchange.end(end if end != "keep" else "close")
+        await exchange.send(_chunked(encoder.flush()) if encoder else b"")
+        await exchange.send(b"0\r\n\r\n")
+        return await exchange.end(end)
+
+    return behaviour
+
+
+def reset() -> Behaviour:
+    """Reset the connection without answering."""
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.reset()
+        return False
+
+    return behaviour
+
+
+def hang() -> Behaviour:
+    """Accept the request and never answer (until the client gives up)."""
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.wait_for_hangup()
+        return False
+
+    return behaviour
+
+
+def raw(data: bytes) -> Behaviour:
+    """Write these bytes, whatever they are, then close."""
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.send(data)
+        return await exchange.end("close")
+
+    return behaviour
+
+
+def reflect(make: Callable[[Seen], Behaviour]) -> Behaviour:
+    """A behaviour built from the request itself (to echo its headers back, say)."""
+
+    async def behaviour(exchange: Exchange) -> bool:
+        return await make(exchange.request)(exchange)
+
+    return behaviour
+
+
+def _echo_text(request: Seen) -> str:
+    return f"echo:{request.json()['prompt']}"
+
+
+def echo(pieces: int = 8, barrier: int | None = None, wait: float = 10.0) -> Behaviour:
+    """Answer ``echo:`` and the prompt: a completion, or ``pieces`` events when streamed.
+
+    A prompt starting with ``fail:`` gets a 503 instead. With ``barrier``, no reply starts
+    before that many requests are open at once (or ``wait`` seconds passed): proof that
+    the client really sent them concurrently.
+    """
+    arrived = 0
+    everyone: asyncio.Event | None = None
+
+    async def behaviour(exchange: Exchange) -> bool:
+        nonlocal arrived, everyone
+        if barrier is not None:
+            everyone = everyone or asyncio.Event()
+            arrived += 1
+            if arrived >= barrier:
+                everyone.set()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(everyone.wait(), wait)
+        request = exchange.request
+        text = _echo_text(request)
+        if text.startswith("echo:fail:"):
+            return await json_reply({"error": {"message": text}}, 503)(exchange)
+        if not request.json().get("stream"):
+            return await json_reply({"id": "e", "choices": [{"text": text}]})(exchange)
+        step = max(1, -(-len(text) // pieces))
+        events = [
+            event({"id": "e", "choices": [{"text": text[i : i + step], "index": 0}]})
+            for i in range(0, len(text), step)
+        ]
+        return await sse_reply(events)(exchange)
+
+    return behaviour
