@@ -85,9 +85,12 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         try:
             chunk: ChunkT = self.chunk_model.model_validate_json(data)
         except pydantic.ValidationError as exc:
+            excerpt = data  # a server may echo the request, key included
+            if self._secret:
+                excerpt = excerpt.replace(self._secret.encode(), b"[redacted]")
             raise APIResponseValidationError(
                 f"A stream event is not a {self.chunk_model.__name__}: "
-                f"{exc.errors(include_url=False)[0]['msg']} (data: {data[:200]!r})",
+                f"{exc.errors(include_url=False)[0]['msg']} (data: {excerpt[:200]!r})",
                 response=self.response,
             ) from None
         if chunk.model_extra and "error" in chunk.model_extra:
@@ -165,7 +168,8 @@ class CompletionParts(ChoiceParts):
         if choice.logprobs is not None:
             joined = self.logprobs if self.logprobs is not None else {}
             for key, values in choice.logprobs.model_dump(exclude_none=True).items():
-                joined.setdefault(key, []).extend(values)
+                if isinstance(values, list):  # unknown keys may hold anything
+                    joined.setdefault(key, []).extend(values)
             self.logprobs = joined
 
     def text(self) -> str:

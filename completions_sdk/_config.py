@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import platform
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,7 +78,7 @@ class ClientConfig:
             headers.pop(name, None)
         _proxy_headers(headers, deployment, tags, refresh)
         for name, value in options.get("extra_headers", {}).items():
-            headers[check_header(f"header {name!r}", name)] = check_header(name, value)
+            headers[check_header_name(name)] = check_header(f"header {name!r}", value)
         return headers
 
     def __repr__(self) -> str:
@@ -96,13 +98,38 @@ def _proxy_headers(
         headers["X-Enkrypt-Refresh-Cache"] = "true" if refresh else "false"
 
 
+_FIELD_VALUE = re.compile(r"[\x21-\x7e]([\t\x20-\x7e]*[\x21-\x7e])?|")
+"""RFC 9110 field-value, ASCII only: visible characters with inner spaces or tabs."""
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""RFC 9110 token, the grammar of a header name."""
+
+
 def check_header(what: str, value: str) -> str:
-    """Reject a header value that could split or corrupt the request (CR, LF, NUL)."""
+    """Reject a header value that could split or corrupt the request, or that h11 refuses.
+
+    The message never quotes the value: it may be the API key.
+    """
+    _refuse_request_splitting(what, value)
+    if not _FIELD_VALUE.fullmatch(value):
+        raise ConfigurationError(
+            f"{what} must be printable ASCII without leading or trailing whitespace"
+        )
+    return value
+
+
+def check_header_name(name: str) -> str:
+    """Reject a header name that is not an RFC 9110 token."""
+    _refuse_request_splitting("a header name", name)
+    if not _TOKEN.fullmatch(name):
+        raise ConfigurationError(f"header name {name!r} is not a valid HTTP token")
+    return name
+
+
+def _refuse_request_splitting(what: str, value: str) -> None:
     if not isinstance(value, str):
         raise ConfigurationError(f"{what} must be a string, got {type(value).__name__}")
     if any(char in value for char in "\r\n\0"):
         raise ConfigurationError(f"{what} must not contain CR, LF or NUL characters")
-    return value
 
 
 def parse_tags(tags: Tags | None) -> tuple[str, ...] | None:
@@ -179,18 +206,16 @@ def build_config(
     policy = retry_policy or RetryPolicy()
     if max_retries is not None:
         policy = policy.with_max_retries(max_retries)
-    if deadline is not None and deadline <= 0:
-        raise ConfigurationError(f"deadline must be positive seconds, got {deadline!r}")
     extra: dict[str, Any] = {}
     for header, value in (default_headers or {}).items():
-        extra[check_header(f"header {header!r}", header)] = check_header(header, value)
+        extra[check_header_name(header)] = check_header(f"header {header!r}", value)
     return ClientConfig(
         api_key=SecretStr(key),
         deployment=name,
         base_url=url,
         timeout=as_timeout(timeout),
         retry=policy,
-        deadline=deadline,
+        deadline=check_deadline(deadline),
         tags=parse_tags(tags),
         refresh_cache=refresh_cache,
         default_headers=extra,
@@ -198,5 +223,32 @@ def build_config(
 
 
 def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
-    """An ``httpx.Timeout`` from seconds, a ``Timeout`` or ``None`` (no timeout)."""
-    return timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+    """An ``httpx.Timeout`` from seconds, a ``Timeout`` or ``None`` (no timeout).
+
+    Each phase must be ``None`` or a positive, finite number of seconds.
+    """
+    if not isinstance(timeout, httpx.Timeout):
+        _check_seconds("timeout", timeout)
+        return httpx.Timeout(timeout)
+    for phase, seconds in timeout.as_dict().items():
+        _check_seconds(f"timeout.{phase}", seconds)
+    return timeout
+
+
+def check_deadline(deadline: float | None) -> float | None:
+    """A deadline must be ``None`` or a positive, finite number of seconds."""
+    _check_seconds("deadline", deadline)
+    return deadline
+
+
+def _check_seconds(what: str, seconds: object) -> None:
+    if seconds is None:
+        return
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not (0 < seconds < math.inf)
+    ):
+        raise ConfigurationError(
+            f"{what} must be None or a positive, finite number of seconds, got {seconds!r}"
+        )

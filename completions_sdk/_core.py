@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
 import pydantic
 
-from ._config import ClientConfig, as_timeout
+from ._config import ClientConfig, as_timeout, check_deadline
 from ._endpoints import Endpoint
 from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, ConfigurationError
@@ -32,7 +32,7 @@ class PreparedCall(Generic[ChunkT, ReplyT]):
     endpoint: Endpoint[ChunkT, ReplyT]
     url: str
     content: bytes
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # the API key is among them
     timeout: httpx.Timeout
     retry: RetryPolicy
     deadline: float | None
@@ -65,7 +65,7 @@ def prepare_call(
         headers=_headers(config, options, stream=stream),
         timeout=timeout,
         retry=retry,
-        deadline=options.get("deadline", config.deadline),
+        deadline=check_deadline(options["deadline"]) if "deadline" in options else config.deadline,
         request=body,
     )
 

@@ -27,6 +27,7 @@ from ._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
     GuardrailViolation,
     IncompleteStreamError,
 )
@@ -64,9 +65,9 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ValueError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
+            raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not 0 <= self.jitter <= 1:
-            raise ValueError(f"jitter must be between 0 and 1, got {self.jitter!r}")
+            raise ConfigurationError(f"jitter must be between 0 and 1, got {self.jitter!r}")
 
     def with_max_retries(self, max_retries: int) -> RetryPolicy:
         """A copy of this policy with another retry count."""

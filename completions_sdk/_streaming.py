@@ -7,11 +7,13 @@ retry would repeat it), and close the reply when the stream ends, breaks or is e
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import EventSource, ServerSentEvent
 from typing_extensions import Self
 
 from ._assembly import StreamAssembler
@@ -31,6 +33,30 @@ def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
 
+_DRAIN_EVENTS = 16
+"""How many events after ``[DONE]`` are read (and dropped) to reach the end of the body.
+
+httpcore reuses a connection only when its reply was read to the end; the proxy ends the
+body right after ``[DONE]``, so this normally reads just the chunked terminator. The bound
+keeps a server that goes on sending from holding the stream open.
+"""
+
+
+def _drain(events: Iterator[ServerSentEvent]) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the text is complete: nothing to report
+        for _ in itertools.islice(events, _DRAIN_EVENTS):
+            pass
+
+
+async def _adrain(events: AsyncIterator[ServerSentEvent]) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        count = 0
+        async for _ in events:
+            count += 1
+            if count >= _DRAIN_EVENTS:
+                break
+
+
 def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler[Any, Any]) -> CompletionsError:
     if isinstance(error, httpx.TimeoutException):
         return transport_error(error, assembler.response.request)
@@ -48,9 +74,11 @@ def _chunks_of(assembler: StreamAssembler[ChunkT, ReplyT]) -> Generator[ChunkT, 
         if not _is_event_stream(response):
             yield assembler.decode_body(response.read())
             return
-        for event in EventSource(response).iter_sse():
+        events = EventSource(response).iter_sse()
+        for event in events:
             chunk = assembler.decode(event)
             if assembler.done:
+                _drain(events)
                 return
             if chunk is not None:
                 yield chunk
@@ -69,9 +97,11 @@ async def _achunks_of(
         if not _is_event_stream(response):
             yield assembler.decode_body(await response.aread())
             return
-        async for event in EventSource(response).aiter_sse():
+        events = EventSource(response).aiter_sse()
+        async for event in events:
             chunk = assembler.decode(event)
             if assembler.done:
+                await _adrain(events)
                 return
             if chunk is not None:
                 yield chunk

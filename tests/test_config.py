@@ -107,6 +107,46 @@ def test_header_injection_at_construction(arguments: dict[str, object]) -> None:
         Client(**options)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"api_key": "sk-secret "}, "api_key must be printable ASCII"),
+        ({"deployment": "d\u00e9"}, "deployment must be printable ASCII"),
+        ({"default_headers": {"X A": "v"}}, "header name 'X A' is not a valid HTTP token"),
+        ({"default_headers": {"X-A": "\tv"}}, "header 'X-A' must be printable ASCII"),
+    ],
+)
+def test_header_values_h11_would_refuse_are_refused_up_front(
+    arguments: dict[str, object], message: str
+) -> None:
+    options: dict[str, object] = {"api_key": "k", "deployment": "d", **arguments}
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        Client(**options)  # type: ignore[arg-type]
+    assert "sk-secret" not in str(caught.value)
+
+
+def test_inner_spaces_and_tabs_in_a_header_value_are_fine() -> None:
+    client = Client(api_key="k", deployment="d", default_headers={"X-Note": "a b\tc"})
+    assert client._config.headers["X-Note"] == "a b\tc"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"timeout": 0}, "timeout must be None or a positive, finite number"),
+        ({"timeout": float("nan")}, "timeout must be None or a positive"),
+        ({"timeout": httpx.Timeout(5.0, connect=-1)}, "timeout.connect must be None"),
+        ({"deadline": float("inf")}, "deadline must be None or a positive"),
+        ({"max_retries": -1}, "max_retries must be an int >= 0"),
+    ],
+)
+def test_timeouts_deadlines_and_retry_counts_are_checked(
+    arguments: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Client(api_key="k", deployment="d", **arguments)  # type: ignore[arg-type]
+
+
 def test_plain_http_to_a_remote_host_warns() -> None:
     with pytest.warns(InsecureTransportWarning, match="unencrypted"):
         Client(api_key="k", deployment="d", base_url="http://proxy.example.com")

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
@@ -118,12 +117,6 @@ def test_garbage_replies_to_complete_end_in_a_result_or_an_sdk_error(
 ODD_LOGPROBS = b'data: {"choices": [{"text": "a", "logprobs": {"x": 1}}]}\n\ndata: [DONE]\n\n'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: CompletionParts.add (_assembly.py) extends a list "
-    "with the value of every logprobs key; an unknown key whose value is not a list "
-    "raises TypeError out of the stream",
-)
 @settings(max_examples=400, deadline=None)
 @example(
     reply=Garbage(200, {"content-type": "text/event-stream"}, ODD_LOGPROBS),

@@ -204,26 +204,20 @@ def test_invalid_values_raise_validation_error_and_are_never_sent(
 
 # ---------------------------------------------------------------- invalid call options
 
-OPTIONS_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: timeouts, per-call deadlines and retry counts are not validated up "
-    "front; they fail later as a raw ValueError, an APITimeoutError or connection errors",
-)
-
 
 @pytest.mark.parametrize(
     ("client_options", "call_options"),
     [
         pytest.param({"deadline": 0}, {}, id="client-deadline-0"),
         pytest.param({"deadline": -1.5}, {}, id="client-deadline-negative"),
-        pytest.param({"timeout": -1}, {}, id="client-timeout-negative", marks=OPTIONS_BUG),
-        pytest.param({"timeout": 0}, {}, id="client-timeout-0", marks=OPTIONS_BUG),
-        pytest.param({"max_retries": -1}, {}, id="client-max_retries-negative", marks=OPTIONS_BUG),
-        pytest.param({}, {"deadline": 0}, id="call-deadline-0", marks=OPTIONS_BUG),
-        pytest.param({}, {"deadline": -1.5}, id="call-deadline-negative", marks=OPTIONS_BUG),
-        pytest.param({}, {"timeout": -1}, id="call-timeout-negative", marks=OPTIONS_BUG),
-        pytest.param({}, {"timeout": 0}, id="call-timeout-0", marks=OPTIONS_BUG),
-        pytest.param({}, {"max_retries": -1}, id="call-max_retries-negative", marks=OPTIONS_BUG),
+        pytest.param({"timeout": -1}, {}, id="client-timeout-negative"),
+        pytest.param({"timeout": 0}, {}, id="client-timeout-0"),
+        pytest.param({"max_retries": -1}, {}, id="client-max_retries-negative"),
+        pytest.param({}, {"deadline": 0}, id="call-deadline-0"),
+        pytest.param({}, {"deadline": -1.5}, id="call-deadline-negative"),
+        pytest.param({}, {"timeout": -1}, id="call-timeout-negative"),
+        pytest.param({}, {"timeout": 0}, id="call-timeout-0"),
+        pytest.param({}, {"max_retries": -1}, id="call-max_retries-negative"),
     ],
 )
 @pytest.mark.parametrize("mode", MODES)

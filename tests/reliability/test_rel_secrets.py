@@ -136,11 +136,6 @@ def test_the_key_shows_in_no_exception_and_no_log_record(
     assert all(request.headers["apikey"] == API_KEY for request in fault_server.requests)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: StreamAssembler._parse quotes the event's data in the message "
-    "unredacted, so a key echoed by the server in a non-JSON event shows",
-)
 def test_the_key_echoed_in_a_garbage_event_does_not_show(
     make_client: Callable[..., Any], fault_server: FaultServer, all_logs: list[str]
 ) -> None:
@@ -150,11 +145,6 @@ def test_the_key_echoed_in_a_garbage_event_does_not_show(
     assert_no_key(texts_of(received.error))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: PreparedCall's repr includes its headers, the key among them, so "
-    "tracebacks with locals (pytest -l, Sentry, rich) show it",
-)
 @pytest.mark.parametrize("mode", MODES)
 def test_the_key_shows_in_no_traceback_with_locals(
     make_client: Callable[..., Any], fault_server: FaultServer, mode: Mode
@@ -166,12 +156,6 @@ def test_the_key_shows_in_no_traceback_with_locals(
     assert_no_key(["".join(formatted)])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: config.check_header lets through what h11 then refuses (stray "
-    "whitespace); h11's message quotes the value, so the key shows in the exception, the "
-    "retry log and httpcore's log, and the call is retried for nothing",
-)
 @pytest.mark.parametrize("bad_key", [f"{API_KEY} ", f" {API_KEY}", f"{API_KEY}\t"])
 def test_a_key_with_stray_whitespace_is_refused_without_showing_it(
     make_client: Callable[..., Any], fault_server: FaultServer, all_logs: list[str], bad_key: str

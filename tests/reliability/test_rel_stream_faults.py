@@ -86,12 +86,6 @@ def test_stream_cut_after_many_events_is_never_retried(
 # ---------------------------------------------------------------- resources
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SDK bug: _streaming closes the reply at data: [DONE] without reading the rest "
-    "of the body (the chunked terminator), so httpcore drops the connection: every stream "
-    "costs a new TCP (and TLS) connection",
-)
 def test_a_finished_stream_gives_its_connection_back(
     make_client: Callable[..., AnyClient], fault_server: FaultServer
 ) -> None:
