@@ -1,8 +1,9 @@
 """The ``completions-sdk`` command line (also ``python -m completions_sdk``).
 
-``complete`` talks to the proxy named by ``ENKRYPTAI_BASE_URL`` / ``ENKRYPTAI_API_KEY``,
-or, when neither is set, to the bundled emulator started on a free loopback port.
-``emulator`` runs that emulator in the foreground. Errors are one line on stderr.
+``complete``, ``chat`` and ``batch`` talk to the proxy named by ``ENKRYPTAI_BASE_URL`` /
+``ENKRYPTAI_API_KEY``, or, when neither is set, to the bundled emulator started on a free
+loopback port. ``emulator`` runs that emulator in the foreground. Errors are one line on
+stderr.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 DEFAULT_MODEL = "gpt-3.5-turbo-instruct"
+DEFAULT_CHAT_MODEL = "gpt-4o-mini"
 _EMULATOR_HINT = "install the emulator with: pip install 'completions-sdk[emulator]'"
 
 
@@ -43,14 +45,18 @@ def _parser() -> argparse.ArgumentParser:
         "or ENKRYPTAI_API_KEY, a local emulator is started and used.",
     )
     complete.add_argument("prompt", help="the prompt text")
-    complete.add_argument("--stream", action="store_true", help="print tokens as they arrive")
-    complete.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
-    complete.add_argument("--max-tokens", type=int, default=None, metavar="N")
-    complete.add_argument("--temperature", type=float, default=None, metavar="T")
-    complete.add_argument("--seed", type=int, default=None)
-    complete.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
-    complete.add_argument("--tags", default=None, help="comma-separated deployment tags")
-    complete.add_argument("--json", action="store_true", help="print JSON (a line per chunk)")
+    _add_call_arguments(complete, DEFAULT_MODEL)
+
+    chat = commands.add_parser(
+        "chat",
+        help="send one user message and print the assistant's reply",
+        description="Send one user message (after an optional system message) to the chat "
+        "endpoint and print the reply. Without ENKRYPTAI_BASE_URL or ENKRYPTAI_API_KEY, a "
+        "local emulator is started and used.",
+    )
+    chat.add_argument("message", help="the user message")
+    chat.add_argument("--system", default=None, metavar="TEXT", help="a system message first")
+    _add_call_arguments(chat, DEFAULT_CHAT_MODEL)
 
     batch = commands.add_parser(
         "batch",
@@ -74,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_call_arguments(command: argparse.ArgumentParser, default_model: str) -> None:
+    command.add_argument("--stream", action="store_true", help="print tokens as they arrive")
+    command.add_argument("--model", default=default_model, help=f"default: {default_model}")
+    command.add_argument("--max-tokens", type=int, default=None, metavar="N")
+    command.add_argument("--temperature", type=float, default=None, metavar="T")
+    command.add_argument("--seed", type=int, default=None)
+    command.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
+    command.add_argument("--tags", default=None, help="comma-separated deployment tags")
+    command.add_argument("--json", action="store_true", help="print JSON (a line per chunk)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     arguments = _parser().parse_args(argv)
@@ -82,10 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_emulator(arguments)
         if arguments.command == "batch":
             return _run_batch(arguments)
-        return _run_complete(arguments, sys.stdout)
+        return _run_call(arguments, sys.stdout)
     except KeyboardInterrupt:
         print(file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (ConfigurationError, ImportError) as exc:
         _error(exc)
         return EXIT_USAGE
@@ -95,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # pydantic's ValidationError: an invalid field
         _error(exc)
         return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    # Python would report the broken pipe again when it flushes stdout at exit.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _error(exc: BaseException) -> None:
@@ -117,20 +143,27 @@ def _import_emulator() -> Any:
     return emulator
 
 
-def _run_complete(arguments: argparse.Namespace, out: TextIO) -> int:
-    fields: dict[str, Any] = {"model": arguments.model, "prompt": arguments.prompt}
+def _run_call(arguments: argparse.Namespace, out: TextIO) -> int:
+    """``complete`` or ``chat``: one call, printed whole or as it streams."""
+    fields: dict[str, Any] = {"model": arguments.model}
     for name in ("max_tokens", "temperature", "seed"):
         if getattr(arguments, name) is not None:
             fields[name] = getattr(arguments, name)
+    send: Callable[..., Any]
+    open_stream: Callable[..., Any]
     with _client(arguments) as client:
+        if arguments.command == "chat":
+            fields["messages"] = _chat_messages(arguments)
+            send, open_stream = client.chat, client.stream_chat
+        else:
+            fields["prompt"] = arguments.prompt
+            send, open_stream = client.complete, client.stream
         if not arguments.stream:
-            completion = client.complete(**fields)
-            out.write(
-                completion.model_dump_json(by_alias=True) if arguments.json else completion.text
-            )
+            reply = send(**fields)
+            out.write(reply.model_dump_json(by_alias=True) if arguments.json else reply.text)
             out.write("\n")
             return EXIT_OK
-        with client.stream(**fields) as stream:
+        with open_stream(**fields) as stream:
             for chunk in stream:
                 text = chunk.model_dump_json(by_alias=True) + "\n" if arguments.json else chunk.text
                 out.write(text)
@@ -138,6 +171,13 @@ def _run_complete(arguments: argparse.Namespace, out: TextIO) -> int:
         if not arguments.json:
             out.write("\n")
     return EXIT_OK
+
+
+def _chat_messages(arguments: argparse.Namespace) -> list[dict[str, str]]:
+    messages = [{"role": "user", "content": arguments.message}]
+    if arguments.system is not None:
+        messages.insert(0, {"role": "system", "content": arguments.system})
+    return messages
 
 
 def _run_batch(arguments: argparse.Namespace) -> int:
