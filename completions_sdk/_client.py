@@ -25,7 +25,7 @@ from ._errors import transport_error
 from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk, ReplyEnvelope
 from ._request import CompletionRequest
-from ._retry import Deadline, async_retrying, retrying
+from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._streaming import AsyncStream, Stream
 from ._types import ChatArgs, CompletionArgs, RequestOptions
 
@@ -156,7 +156,7 @@ class Client(BaseClient[httpx.Client]):
 
     def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
         deadline = Deadline(call.deadline)
-        response = retrying(call.retry, deadline)(self._send, call, deadline)
+        response = call_with_retries(call.retry, deadline, lambda: self._send(call, deadline))
         return parse_reply(response, self._config, call.endpoint.reply_model)
 
     def _send(
@@ -292,8 +292,8 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
     async def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
         deadline = Deadline(call.deadline)
-        response: httpx.Response = await async_retrying(call.retry, deadline)(
-            self._send, call, deadline
+        response = await async_call_with_retries(
+            call.retry, deadline, lambda: self._send(call, deadline)
         )
         return parse_reply(response, self._config, call.endpoint.reply_model)
 

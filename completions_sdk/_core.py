@@ -30,7 +30,7 @@ class PreparedCall(Generic[ChunkT, ReplyT]):
     """One validated call, ready to be sent as many times as the retry policy allows."""
 
     endpoint: Endpoint[ChunkT, ReplyT]
-    url: str
+    url: httpx.URL
     content: bytes
     headers: dict[str, str] = field(repr=False)  # the API key is among them
     timeout: httpx.Timeout

@@ -21,7 +21,7 @@ from ._core import PreparedCall
 from ._errors import transport_error
 from ._exceptions import CompletionsError, request_id_from
 from ._models import ReplyEnvelope
-from ._retry import Deadline, async_retrying, retrying
+from ._retry import Deadline, async_call_with_retries, call_with_retries
 
 __all__ = ["AsyncStream", "Stream"]
 
@@ -166,7 +166,7 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
 
     def _start(self) -> None:
         deadline = Deadline(self._call.deadline)
-        retrying(self._call.retry, deadline)(self._try_start, deadline)
+        call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
 
     def _try_start(self, deadline: Deadline) -> None:
         response = self._open_reply(self._call, deadline)
@@ -237,7 +237,7 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
 
     async def _start(self) -> None:
         deadline = Deadline(self._call.deadline)
-        await async_retrying(self._call.retry, deadline)(self._try_start, deadline)
+        await async_call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
 
     async def _try_start(self, deadline: Deadline) -> None:
         response = await self._open_reply(self._call, deadline)
