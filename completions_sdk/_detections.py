@@ -59,7 +59,7 @@ Count = Annotated[int | None, BeforeValidator(_as_count), Lenient]
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True, frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
 
 class KeywordDetection(_Part):

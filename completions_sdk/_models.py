@@ -27,7 +27,11 @@ __all__ = [
 
 class Reply(BaseModel):
     model_config = ConfigDict(
-        extra="allow", populate_by_name=True, use_attribute_docstrings=True, frozen=True
+        extra="allow",
+        populate_by_name=True,
+        frozen=True,
+        # Validators are built on first use, not at import (most programs use a few models).
+        defer_build=True,
     )
 
 

@@ -46,7 +46,7 @@ class RequestBase(BaseModel):
         strict=True,
         validate_assignment=True,
         allow_inf_nan=False,
-        use_attribute_docstrings=True,
+        defer_build=True,
     )
 
     model: Annotated[str, Field(min_length=1)]
