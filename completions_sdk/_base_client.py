@@ -29,6 +29,7 @@ class BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _http: HttpClient
     _owns_http: bool
+    _merged_headers: tuple[tuple[dict[str, str], httpx.Headers], ...]
 
     def __init__(
         self,
@@ -79,6 +80,7 @@ class BaseClient(Generic[HttpClient]):
         )
         self._owns_http = http_client is None
         self._http = self._new_http_client() if http_client is None else http_client
+        self._merged_headers = self._merge_headers()
 
     def _new_http_client(self) -> HttpClient:
         raise NotImplementedError
@@ -93,13 +95,35 @@ class BaseClient(Generic[HttpClient]):
     ) -> PreparedCall[ChunkT, ReplyT]:
         return prepare_call(self._config, endpoint, request, arguments, stream=stream)
 
+    def _merge_headers(self) -> tuple[tuple[dict[str, str], httpx.Headers], ...]:
+        # The httpx client's headers merged with the SDK's, once; only for a client the
+        # SDK built, whose headers nobody else changes.
+        if not self._owns_http:
+            return ()
+        merged = []
+        for headers in (self._config.headers, self._config.stream_headers):
+            both = httpx.Headers(self._http.headers)
+            both.update(headers)
+            merged.append((headers, both))
+        return tuple(merged)
+
     def _build_request(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Request:
+        timeout = deadline.timeout(call.timeout)
+        if not self._http.cookies:
+            # What build_request would build, without merging URL and headers per call
+            # (about 15 µs); calls with header overrides, or cookies to send, take the
+            # general path.
+            for headers, merged in self._merged_headers:
+                if call.headers is headers:
+                    return httpx.Request(
+                        "POST",
+                        call.url,
+                        content=call.content,
+                        headers=merged,
+                        extensions={"timeout": timeout.as_dict()},
+                    )
         return self._http.build_request(
-            "POST",
-            call.url,
-            content=call.content,
-            headers=call.headers,
-            timeout=deadline.timeout(call.timeout),
+            "POST", call.url, content=call.content, headers=call.headers, timeout=timeout
         )
 
     @property
@@ -140,3 +164,4 @@ class BaseClient(Generic[HttpClient]):
         self._config = config
         self._owns_http = True
         self._http = self._new_http_client()
+        self._merged_headers = self._merge_headers()

@@ -50,6 +50,8 @@ class ClientConfig:
     default_headers: Mapping[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(init=False)
     """The headers of a call without per-call overrides, built once."""
+    stream_headers: dict[str, str] = field(init=False)
+    """The same for a streamed call (``Accept: text/event-stream``)."""
     _urls: dict[str, httpx.URL] = field(init=False, default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +64,7 @@ class ClientConfig:
         headers.update(self.default_headers)
         headers["apikey"] = self.api_key.get_secret_value()
         object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "stream_headers", {**headers, "Accept": "text/event-stream"})
 
     def url(self, path: str) -> httpx.URL:
         """The absolute URL of an endpoint path, parsed once per path.

@@ -72,9 +72,11 @@ def prepare_call(
 
 def _headers(config: ClientConfig, options: dict[str, Any], *, stream: bool) -> dict[str, str]:
     headers = config.headers_for(options)
-    if stream:
-        headers = {**headers, "Accept": "text/event-stream"}
-    return headers
+    if not stream:
+        return headers
+    if headers is config.headers:
+        return config.stream_headers
+    return {**headers, "Accept": "text/event-stream"}
 
 
 def _body(
