@@ -33,6 +33,11 @@ EXPECTED: dict[str, list[str]] = {
         r"6\. 'Write a tagline for a cafe' -> '\w+",
         r"5 completed, 1 failed",
     ],
+    "chat.py": [
+        r"\A \w+( \w+)*\nfinish_reason=length\n",
+        r"tool call: get_weather\(\{'query': 'What is the weather in Paris\?'\}\)",
+        r"answer: \w+",
+    ],
     "complete.py": [r"\w+", r"tokens: \d+", r"guardrail findings: none"],
     "guardrails.py": [
         r"blocked \(\d+\): .*injection_attack",
