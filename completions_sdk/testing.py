@@ -7,15 +7,17 @@ importing this module imports neither Starlette nor uvicorn.
 One emulator serves the whole session (started on first use, stopped at the end), and
 ``proxy_emulator`` resets it before each test: the configuration it started with, no
 fault counts, no recorded requests. Nothing is put in the environment; pass the
-fixture's ``url``, ``api_key`` and ``deployment`` to the client yourself::
+fixture's ``url``, ``api_key`` and ``deployment`` to the client yourself:
 
-    def test_hello(proxy_emulator):
-        client = Client(
-            api_key=proxy_emulator.api_key,
-            deployment=proxy_emulator.deployment,
-            base_url=proxy_emulator.url,
-        )
-        assert client.complete(model="m", prompt="Say hi").text
+```python
+def test_hello(proxy_emulator):
+    client = Client(
+        api_key=proxy_emulator.api_key,
+        deployment=proxy_emulator.deployment,
+        base_url=proxy_emulator.url,
+    )
+    assert client.complete(model="m", prompt="Say hi").text
+```
 
 To serve another configuration, override ``proxy_emulator_config`` in a ``conftest.py``
 (it is session-scoped, like the server it configures).

@@ -31,7 +31,7 @@ DEFAULT_INJECTION_PATTERNS = (
 class Deployment(BaseModel):
     """One deployment the emulator serves: its guardrails and its default faults.
 
-    Example:
+    Examples:
         >>> strict = Deployment(blocked_keywords=("password",), faults="status=503;times=1")
     """
 
@@ -92,7 +92,7 @@ class EmulatorConfig(BaseModel):
     ``"test-deployment-1"``; any other deployment is answered 404, as the real proxy
     does, unless ``allow_any_deployment`` is set.
 
-    Example:
+    Examples:
         >>> config = EmulatorConfig(
         ...     api_keys=("k1",), deployments={"d1": Deployment(block_output=True)}
         ... )
@@ -124,11 +124,13 @@ class EmulatorConfig(BaseModel):
     def from_file(cls, path: str | Path) -> EmulatorConfig:
         """Load a configuration from a JSON file with the fields of this class.
 
-        Faults may be written as objects or in the ``X-Emulator-Fault`` grammar::
+        Faults may be written as objects or in the ``X-Emulator-Fault`` grammar:
 
-            {"api_keys": ["k1"],
-             "deployments": {"d1": {"blocked_keywords": ["secret"],
-                                    "faults": "status=429;times=1;retry_after=0"}}}
+        ```json
+        {"api_keys": ["k1"],
+         "deployments": {"d1": {"blocked_keywords": ["secret"],
+                                "faults": "status=429;times=1;retry_after=0"}}}
+        ```
 
         Raises:
             OSError: the file cannot be read.

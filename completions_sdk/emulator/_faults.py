@@ -28,7 +28,7 @@ class Faults(BaseModel):
     With nothing set, requests are answered normally. Several keys combine: the delay
     comes first, then an error ``status`` (which wins over the stream cuts).
 
-    Example:
+    Examples:
         >>> Faults.parse("status=429; times=2; retry_after=0").spec()
         'status=429;times=2;retry_after=0'
     """

@@ -34,7 +34,7 @@ _POLL_INTERVAL = 0.005
 class EmulatorServer:
     """The emulator on a free loopback port, served by uvicorn in a background thread.
 
-    Example:
+    Examples:
         >>> with EmulatorServer() as emulator:
         ...     client = Client(
         ...         api_key=emulator.api_key, deployment=emulator.deployment, base_url=emulator.url
