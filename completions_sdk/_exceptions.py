@@ -62,7 +62,12 @@ class ConfigurationError(CompletionsError, ValueError):
 
 
 class APIConnectionError(CompletionsError):
-    """The request could not be sent, or its reply could not be read to the end."""
+    """The request could not be sent, or its reply could not be read to the end.
+
+    Attributes:
+        message: what went wrong, in one line.
+        request: the ``httpx.Request`` that failed, when one was built.
+    """
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
@@ -102,7 +107,12 @@ class IncompleteStreamError(APIConnectionError):
 
 
 class APIResponseValidationError(CompletionsError):
-    """The proxy's reply was not a body this SDK can understand (not JSON, wrong shape)."""
+    """The proxy's reply was not a body this SDK can understand (not JSON, wrong shape).
+
+    Attributes:
+        message: what was wrong with the reply, with a short excerpt of it.
+        response: the ``httpx.Response``, when there was one.
+    """
 
     def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
         super().__init__(message)
