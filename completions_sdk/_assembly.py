@@ -19,12 +19,42 @@ from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
 
-__all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler"]
+__all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler", "TextPieces"]
 
 DONE = "[DONE]"
 ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
 ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
+
+
+class TextPieces:
+    """Text that arrives in pieces, kept compactly until it is joined.
+
+    A stream's pieces are often a character or two; a list of them costs a pointer (and
+    often an object) per piece. Every ``_BLOCK`` pieces are joined into one block, so a
+    long stream costs about a byte per character, and the joining copies each character
+    once.
+    """
+
+    __slots__ = ("_blocks", "_pieces")
+    _BLOCK = 256
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pieces: list[str] = []
+
+    def append(self, piece: str) -> None:
+        """Add the next piece."""
+        self._pieces.append(piece)
+        if len(self._pieces) >= self._BLOCK:
+            self._blocks.append("".join(self._pieces))
+            self._pieces.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._blocks or self._pieces)
+
+    def __str__(self) -> str:
+        return "".join(self._blocks) + "".join(self._pieces)
 
 
 class ChoiceParts:
@@ -156,7 +186,7 @@ class CompletionParts(ChoiceParts):
     __slots__ = ("finish_reason", "logprobs", "texts")
 
     def __init__(self) -> None:
-        self.texts: list[str] = []
+        self.texts = TextPieces()
         self.finish_reason: str | None = None
         self.logprobs: dict[str, list[Any]] | None = None
 
@@ -173,7 +203,7 @@ class CompletionParts(ChoiceParts):
             self.logprobs = joined
 
     def text(self) -> str:
-        return "".join(self.texts)
+        return str(self.texts)
 
     def to_dict(self, index: int) -> dict[str, Any]:
         return {

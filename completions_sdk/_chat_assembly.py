@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._assembly import ChoiceParts, StreamAssembler
+from ._assembly import ChoiceParts, StreamAssembler, TextPieces
 from ._chat_models import ChatChunkChoice, ChatCompletion, ChatCompletionChunk, ToolCallDelta
 
 __all__ = ["ChatAssembler"]
@@ -21,7 +21,7 @@ class _ToolCallParts:
         self.id: str | None = None
         self.type: str | None = None
         self.name: str | None = None
-        self.arguments: list[str] = []
+        self.arguments = TextPieces()
 
     def add(self, call: ToolCallDelta) -> None:
         self.id = call.id or self.id
@@ -35,7 +35,7 @@ class _ToolCallParts:
         return {
             "id": self.id,
             "type": self.type or "function",
-            "function": {"name": self.name, "arguments": "".join(self.arguments)},
+            "function": {"name": self.name, "arguments": str(self.arguments)},
         }
 
 
@@ -46,8 +46,8 @@ class ChatParts(ChoiceParts):
 
     def __init__(self) -> None:
         self.role: str | None = None
-        self.content: list[str] = []
-        self.refusal: list[str] = []
+        self.content = TextPieces()
+        self.refusal = TextPieces()
         self.tool_calls: dict[int, _ToolCallParts] = {}
         self.finish_reason: str | None = None
         self.logprobs: list[dict[str, Any]] | None = None
@@ -56,7 +56,9 @@ class ChatParts(ChoiceParts):
         if choice.finish_reason is not None:
             self.finish_reason = choice.finish_reason
         if choice.logprobs is not None and choice.logprobs.content:
-            self.logprobs = [*(self.logprobs or []), *choice.logprobs.content]
+            if self.logprobs is None:
+                self.logprobs = []
+            self.logprobs.extend(choice.logprobs.content)
         delta = choice.delta
         if delta is None:
             return
@@ -72,7 +74,7 @@ class ChatParts(ChoiceParts):
             tool.add(call)
 
     def text(self) -> str:
-        return "".join(self.content)
+        return str(self.content)
 
     def to_dict(self, index: int) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -80,7 +82,7 @@ class ChatParts(ChoiceParts):
             "content": self.text() if self.content else None,
         }
         if self.refusal:
-            message["refusal"] = "".join(self.refusal)
+            message["refusal"] = str(self.refusal)
         if self.tool_calls:
             message["tool_calls"] = [c.to_dict() for _, c in sorted(self.tool_calls.items())]
         return {

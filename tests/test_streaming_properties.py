@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from completions_sdk import Client
+from completions_sdk._assembly import TextPieces
 from tests.test_streaming import Pieces
 
 TEXTS = st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=6)
@@ -49,3 +50,13 @@ def test_any_byte_split_yields_the_same_chunks(
     body = _body(texts, line_end)
     cuts = data.draw(st.lists(st.integers(min_value=1, max_value=len(body) - 1), max_size=30))
     assert _read(body, cuts) == texts
+
+
+@given(st.lists(st.text(max_size=3), max_size=2000))
+@settings(max_examples=50, deadline=None)
+def test_text_pieces_join_to_the_text_across_blocks(pieces: list[str]) -> None:
+    buffer = TextPieces()
+    for piece in pieces:
+        buffer.append(piece)
+    assert str(buffer) == "".join(pieces)
+    assert bool(buffer) == bool(pieces)
