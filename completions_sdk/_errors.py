@@ -46,11 +46,22 @@ _HINTS: dict[type[APIStatusError], str] = {
 def transport_error(error: httpx.HTTPError, request: httpx.Request | None) -> CompletionsError:
     """The SDK exception for an httpx transport failure."""
     target = f"{request.method} {request.url}" if request is not None else "the request"
-    if isinstance(error, httpx.TimeoutException):
+    if _is_timeout(error):
         kind = type(error).__name__.replace("Timeout", " timeout").lower()
         return APITimeoutError(f"{target} failed: {kind}", request=request)
     reason = str(error) or type(error).__name__
     return APIConnectionError(f"{target} failed: {reason}", request=request)
+
+
+def _is_timeout(error: httpx.HTTPError) -> bool:
+    if not isinstance(error, httpx.TimeoutException):
+        return False
+    # httpx-aiohttp reports every aiohttp connection error as ConnectTimeout, a refused
+    # connection included: only a timeout underneath makes it one.
+    cause = error.__cause__
+    return not (
+        type(cause).__module__.startswith("aiohttp") and not isinstance(cause, TimeoutError)
+    )
 
 
 def status_error(
