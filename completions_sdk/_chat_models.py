@@ -32,6 +32,7 @@ class FunctionCallInfo(Reply):
     """The function a tool call invokes."""
 
     name: str | None = None
+    """The function's name."""
     arguments: str | None = None
     """The arguments as the model wrote them: JSON text, not always valid."""
 
@@ -40,8 +41,11 @@ class ToolCall(Reply):
     """A tool call in a reply."""
 
     id: str | None = None
+    """The call's id: the ``tool_call_id`` of the tool message that answers it."""
     type: str | None = None
+    """Always ``"function"`` so far."""
     function: Annotated[FunctionCallInfo | None, Lenient] = None
+    """The function to call and its arguments."""
 
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON (raises ``ValueError`` if they are not JSON)."""
@@ -53,23 +57,31 @@ class ChatLogprobs(Reply):
     """Log probabilities of the reply's tokens."""
 
     content: list[dict[str, Any]] | None = None
+    """Per token of the content: ``token``, ``logprob``, ``top_logprobs``."""
     refusal: list[dict[str, Any]] | None = None
+    """The same for a refusal."""
 
 
 class ChatMessage(Reply):
     """The model's reply message."""
 
     role: str | None = None
+    """Who wrote it: ``"assistant"`` for a reply."""
     content: str | None = None
+    """The text; ``None`` when the reply is only tool calls."""
     tool_calls: Annotated[list[ToolCall] | None, Lenient] = None
+    """The functions the model asks you to call."""
     refusal: str | None = None
+    """The model's refusal message, when it refused."""
 
 
 class ChatChoice(Reply):
     """One generated reply."""
 
     index: int = 0
+    """Which of the ``n`` replies this is."""
     message: Annotated[ChatMessage | None, Lenient] = None
+    """The reply message."""
     finish_reason: str | None = None
     """Why generation stopped: ``"stop"``, ``"length"``, ``"tool_calls"``, ... (a free string)."""
     logprobs: Annotated[ChatLogprobs | None, Lenient] = None
@@ -79,6 +91,7 @@ class ChatCompletion(ReplyEnvelope):
     """A chat completion reply (OpenAI's ``chat.completion`` object, plus detections)."""
 
     choices: list[ChatChoice] = Field(default_factory=list)
+    """The replies, one per ``n``."""
 
     @property
     def text(self) -> str:
@@ -101,17 +114,23 @@ class ToolCallDelta(Reply):
     """A piece of a tool call in a streamed chunk (joined by ``index``)."""
 
     index: int = 0
+    """Which tool call of the message this piece belongs to."""
     id: str | None = None
+    """The call's id (in its first piece)."""
     type: str | None = None
     function: Annotated[FunctionCallInfo | None, Lenient] = None
+    """The name (first piece) and a piece of the arguments."""
 
 
 class ChatDelta(Reply):
     """What a streamed chunk adds to a choice's message."""
 
     role: str | None = None
+    """The role (in the first chunk only)."""
     content: str | None = None
+    """The next piece of text."""
     tool_calls: Annotated[list[ToolCallDelta] | None, Lenient] = None
+    """Pieces of tool calls."""
     refusal: str | None = None
 
 
@@ -119,8 +138,11 @@ class ChatChunkChoice(Reply):
     """One choice's piece in a streamed chunk."""
 
     index: int = 0
+    """Which choice this piece belongs to."""
     delta: Annotated[ChatDelta | None, Lenient] = None
+    """What this chunk adds to the choice's message."""
     finish_reason: str | None = None
+    """Set in the choice's last chunk."""
     logprobs: Annotated[ChatLogprobs | None, Lenient] = None
 
 
@@ -128,6 +150,7 @@ class ChatCompletionChunk(ReplyEnvelope):
     """One event of a streamed chat completion."""
 
     choices: list[ChatChunkChoice] = Field(default_factory=list)
+    """This chunk's pieces, by choice."""
 
     @property
     def text(self) -> str:

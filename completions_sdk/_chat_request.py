@@ -153,7 +153,7 @@ class ResponseFormat(TypedDict, total=False):
 class ChatCompletionRequest(RequestBase):
     """The body of ``POST /ai-proxy/chat/completions``.
 
-    Example:
+    Examples:
         >>> ChatCompletionRequest(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         ChatCompletionRequest(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])
     """

@@ -37,7 +37,7 @@ ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 class Client(BaseClient[httpx.Client]):
     """A synchronous client for the AI Completions Proxy.
 
-    Example:
+    Examples:
         >>> with Client(api_key="...", deployment="test-deployment-1") as client:
         ...     print(client.complete(model="gpt-3.5-turbo-instruct", prompt="Say hi").text)
     """
@@ -198,7 +198,7 @@ class Client(BaseClient[httpx.Client]):
 class AsyncClient(BaseClient[httpx.AsyncClient]):
     """An asynchronous client for the AI Completions Proxy.
 
-    Example:
+    Examples:
         >>> async with AsyncClient() as client:  # key and deployment from the environment
         ...     completion = await client.complete(model="m", prompt="hi")
     """

@@ -66,22 +66,29 @@ class KeywordDetection(_Part):
     """Keyword detector result."""
 
     detected_counts: Annotated[dict[str, int] | None, Lenient] = None
+    """How often each blocked keyword occurred."""
     detected_keywords: Any = None
+    """The keywords found, as the proxy lists them."""
     redacted_text: Annotated[str | None, Lenient] = None
+    """The text with the keywords masked."""
 
 
 class PolicyViolationDetection(_Part):
     """Policy violation check result."""
 
     violating_policy: Annotated[str | None, Lenient] = None
+    """The policy the text violates, if any."""
     explanation: Annotated[str | None, Lenient] = None
+    """Why the check found a violation."""
 
 
 class BiasDetection(_Part):
     """Bias check result."""
 
     bias_detected: Annotated[bool | None, Lenient] = None
+    """Whether bias was found."""
     debiased_text: Annotated[str | None, Lenient] = None
+    """A rewrite without the bias, when the proxy offers one."""
 
 
 class PiiDetection(_Part):
@@ -97,14 +104,18 @@ class NsfwDetection(_Part):
     """Safe-for-work scores."""
 
     sfw: Annotated[float | None, Lenient] = None
+    """Score (0 to 1) that the text is safe for work."""
     nsfw: Annotated[float | None, Lenient] = None
+    """Score (0 to 1) that it is not."""
 
 
 class InjectionAttackDetection(_Part):
     """Prompt-injection scores."""
 
     safe: Annotated[float | None, Lenient] = None
+    """Score (0 to 1) that the prompt is benign."""
     attack: Annotated[float | None, Lenient] = None
+    """Score (0 to 1) that it is a prompt-injection attack."""
 
 
 class GuardrailDetails(_Part):
@@ -145,7 +156,9 @@ class GuardrailReport(_Part):
     """One guardrail pass (input or output): details and summary."""
 
     details: Annotated[GuardrailDetails | None, Lenient] = None
+    """What each detector found."""
     summary: Annotated[GuardrailSummary | None, Lenient] = None
+    """How many findings each detector reported."""
 
 
 class PolicyDetections(_Part):
@@ -155,7 +168,9 @@ class PolicyDetections(_Part):
     """
 
     input_guardrails: Annotated[GuardrailReport | None, Lenient] = None
+    """The checks of the prompt, before the model ran."""
     output_guardrails: Annotated[GuardrailReport | None, Lenient] = None
+    """The checks of the generated text."""
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")

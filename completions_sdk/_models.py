@@ -65,8 +65,11 @@ class Usage(Reply):
     """Token counts of the request."""
 
     prompt_tokens: int | None = None
+    """Tokens in the prompt (all prompts, for a list)."""
     completion_tokens: int | None = None
+    """Tokens generated, over every choice."""
     total_tokens: int | None = None
+    """``prompt_tokens + completion_tokens``, as the proxy counted them."""
 
 
 class ReplyEnvelope(Reply):

@@ -106,7 +106,7 @@ class CompletionRequest(RequestBase):
     Only the fields you set are sent. Unknown keyword arguments are accepted and sent
     as given, for server features newer than this SDK.
 
-    Example:
+    Examples:
         >>> CompletionRequest(model="gpt-3.5-turbo-instruct", prompt="Say hi", max_tokens=16)
         CompletionRequest(model='gpt-3.5-turbo-instruct', max_tokens=16, prompt='Say hi')
     """

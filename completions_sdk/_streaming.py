@@ -146,7 +146,7 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
 class Stream(_StreamBase[ChunkT, ReplyT]):
     """The chunks of a streamed completion, as an iterator and a context manager.
 
-    Example:
+    Examples:
         >>> with client.stream(model="m", prompt="Tell a story") as stream:
         ...     for text in stream.text_stream:
         ...         print(text, end="", flush=True)
@@ -218,7 +218,7 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
 class AsyncStream(_StreamBase[ChunkT, ReplyT]):
     """The chunks of a streamed completion, as an async iterator and context manager.
 
-    Example:
+    Examples:
         >>> async with client.stream(model="m", prompt="hi") as stream:
         ...     async for chunk in stream:
         ...         print(chunk.text, end="")
