@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from ._detections import Lenient
+from ._lenient import Index, Lenient, LenientItems, LenientStr, OptionalText
 from ._models import Reply, ReplyEnvelope
 
 __all__ = [
@@ -31,18 +31,18 @@ __all__ = [
 class FunctionCallInfo(Reply):
     """The function a tool call invokes."""
 
-    name: str | None = None
+    name: LenientStr = None
     """The function's name."""
-    arguments: str | None = None
+    arguments: OptionalText = None
     """The arguments as the model wrote them: JSON text, not always valid."""
 
 
 class ToolCall(Reply):
     """A tool call in a reply."""
 
-    id: str | None = None
+    id: LenientStr = None
     """The call's id: the ``tool_call_id`` of the tool message that answers it."""
-    type: str | None = None
+    type: LenientStr = None
     """Always ``"function"`` so far."""
     function: Annotated[FunctionCallInfo | None, Lenient] = None
     """The function to call and its arguments."""
@@ -56,33 +56,33 @@ class ToolCall(Reply):
 class ChatLogprobs(Reply):
     """Log probabilities of the reply's tokens."""
 
-    content: list[dict[str, Any]] | None = None
+    content: Annotated[list[dict[str, Any]] | None, Lenient] = None
     """Per token of the content: ``token``, ``logprob``, ``top_logprobs``."""
-    refusal: list[dict[str, Any]] | None = None
+    refusal: Annotated[list[dict[str, Any]] | None, Lenient] = None
     """The same for a refusal."""
 
 
 class ChatMessage(Reply):
     """The model's reply message."""
 
-    role: str | None = None
+    role: LenientStr = None
     """Who wrote it: ``"assistant"`` for a reply."""
-    content: str | None = None
+    content: OptionalText = None
     """The text; ``None`` when the reply is only tool calls."""
-    tool_calls: Annotated[list[ToolCall] | None, Lenient] = None
+    tool_calls: Annotated[list[ToolCall] | None, LenientItems] = None
     """The functions the model asks you to call."""
-    refusal: str | None = None
+    refusal: OptionalText = None
     """The model's refusal message, when it refused."""
 
 
 class ChatChoice(Reply):
     """One generated reply."""
 
-    index: int = 0
+    index: Index = 0
     """Which of the ``n`` replies this is."""
     message: Annotated[ChatMessage | None, Lenient] = None
     """The reply message."""
-    finish_reason: str | None = None
+    finish_reason: LenientStr = None
     """Why generation stopped: ``"stop"``, ``"length"``, ``"tool_calls"``, ... (a free string)."""
     logprobs: Annotated[ChatLogprobs | None, Lenient] = None
 
@@ -113,11 +113,11 @@ class ChatCompletion(ReplyEnvelope):
 class ToolCallDelta(Reply):
     """A piece of a tool call in a streamed chunk (joined by ``index``)."""
 
-    index: int = 0
+    index: Index = 0
     """Which tool call of the message this piece belongs to."""
-    id: str | None = None
+    id: LenientStr = None
     """The call's id (in its first piece)."""
-    type: str | None = None
+    type: LenientStr = None
     function: Annotated[FunctionCallInfo | None, Lenient] = None
     """The name (first piece) and a piece of the arguments."""
 
@@ -125,23 +125,23 @@ class ToolCallDelta(Reply):
 class ChatDelta(Reply):
     """What a streamed chunk adds to a choice's message."""
 
-    role: str | None = None
+    role: LenientStr = None
     """The role (in the first chunk only)."""
-    content: str | None = None
+    content: OptionalText = None
     """The next piece of text."""
-    tool_calls: Annotated[list[ToolCallDelta] | None, Lenient] = None
+    tool_calls: Annotated[list[ToolCallDelta] | None, LenientItems] = None
     """Pieces of tool calls."""
-    refusal: str | None = None
+    refusal: OptionalText = None
 
 
 class ChatChunkChoice(Reply):
     """One choice's piece in a streamed chunk."""
 
-    index: int = 0
+    index: Index = 0
     """Which choice this piece belongs to."""
     delta: Annotated[ChatDelta | None, Lenient] = None
     """What this chunk adds to the choice's message."""
-    finish_reason: str | None = None
+    finish_reason: LenientStr = None
     """Set in the choice's last chunk."""
     logprobs: Annotated[ChatLogprobs | None, Lenient] = None
 

@@ -16,13 +16,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     PrivateAttr,
-    ValidationError,
     ValidatorFunctionWrapHandler,
-    WrapValidator,
     model_validator,
 )
 
 from ._display import detections_html
+from ._lenient import Lenient
 
 __all__ = [
     "BiasDetection",
@@ -38,22 +37,12 @@ __all__ = [
 ]
 
 
-def _none_if_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    try:
-        return handler(value)
-    except ValidationError:
-        return None
-
-
 def _as_count(value: Any) -> Any:
     # Summaries were seen as counts, as lists of names and as {} (nothing found).
     if isinstance(value, list | dict | tuple):
         return len(value)
     return value
 
-
-Lenient = WrapValidator(_none_if_invalid)
-"""Marks a part that becomes ``None`` when the proxy sends something of another shape."""
 
 Count = Annotated[int | None, BeforeValidator(_as_count), Lenient]
 

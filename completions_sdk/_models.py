@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ._detections import Lenient, PolicyDetections
+from ._detections import PolicyDetections
 from ._display import reply_html, reply_repr_args
+from ._lenient import Index, Lenient, LenientInt, LenientStr, Text, Timestamp
 
 __all__ = [
     "Completion",
@@ -30,6 +31,7 @@ class Reply(BaseModel):
         extra="allow",
         populate_by_name=True,
         frozen=True,
+        coerce_numbers_to_str=True,  # an id sent as a number is still an id
         # Validators are built on first use, not at import (most programs use a few models).
         defer_build=True,
     )
@@ -51,39 +53,39 @@ class Logprobs(Reply):
 class CompletionChoice(Reply):
     """One generated completion."""
 
-    text: str = ""
+    text: Text = ""
     """The generated text (a delta of it, in a streamed chunk)."""
-    index: int = 0
+    index: Index = 0
     """Which choice this is, for ``n > 1`` or several prompts."""
     logprobs: Annotated[Logprobs | None, Lenient] = None
     """Log probabilities, when ``logprobs`` was requested."""
-    finish_reason: str | None = None
+    finish_reason: LenientStr = None
     """Why generation stopped: ``"stop"``, ``"length"``, ``"eos"``, ... (a free string)."""
 
 
 class Usage(Reply):
     """Token counts of the request."""
 
-    prompt_tokens: int | None = None
+    prompt_tokens: LenientInt = None
     """Tokens in the prompt (all prompts, for a list)."""
-    completion_tokens: int | None = None
+    completion_tokens: LenientInt = None
     """Tokens generated, over every choice."""
-    total_tokens: int | None = None
+    total_tokens: LenientInt = None
     """``prompt_tokens + completion_tokens``, as the proxy counted them."""
 
 
 class ReplyEnvelope(Reply):
     """The fields every reply and chunk of both endpoints carry around its choices."""
 
-    id: str | None = None
+    id: LenientStr = None
     """The reply's id."""
-    object: str | None = None
+    object: LenientStr = None
     """The object type (the proxy was seen to send ``"text.completion"``)."""
-    created: int | None = None
+    created: Timestamp = None
     """When it was created, in unix seconds."""
-    model: str | None = None
+    model: LenientStr = None
     """The model that generated it."""
-    system_fingerprint: str | None = None
+    system_fingerprint: LenientStr = None
     """The backend configuration the model ran with."""
     usage: Annotated[Usage | None, Lenient] = None
     """Token counts (in a stream, only on the last chunk with ``include_usage``)."""

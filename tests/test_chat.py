@@ -203,3 +203,42 @@ def test_stream_chat_cut_before_done(client: Any, httpx_mock: HTTPXMock) -> None
     with pytest.raises(IncompleteStreamError) as info:
         read_all(client)
     assert info.value.partial_text == "Hal"
+
+
+def test_an_odd_neighbour_never_costs_a_messages_text_or_tool_calls() -> None:
+    reply = ChatCompletion.model_validate(
+        {
+            "choices": [
+                {
+                    "index": None,
+                    "message": {
+                        "role": ["assistant"],
+                        "content": [
+                            {"type": "text", "text": "Hel"},
+                            {"type": "text", "text": "lo"},
+                        ],
+                        "refusal": {"reason": "?"},
+                        "tool_calls": [
+                            "not a call",
+                            {"id": "c1", "function": {"name": "f", "arguments": "{}"}},
+                        ],
+                    },
+                }
+            ]
+        }
+    )
+    assert reply.text == "Hello"
+    assert [call.id for call in reply.tool_calls] == ["c1"]
+    message = reply.choices[0].message
+    assert message is not None and message.role is None and message.refusal is None
+
+
+def test_an_odd_field_in_a_delta_keeps_its_text(client: Any, httpx_mock: HTTPXMock) -> None:
+    body = sse(
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]},
+        {"choices": [{"index": 0, "delta": {"content": "lo", "refusal": {"odd": True}}}]},
+        {"choices": [{"index": 0, "delta": {"content": " world"}, "finish_reason": "stop"}]},
+    )
+    httpx_mock.add_response(url=CHAT_URL, content=body, headers=SSE)
+    chunks, final = read_all(client)
+    assert "".join(chunk.text for chunk in chunks) == final.text == "Hello world"

@@ -117,3 +117,23 @@ def test_notebooks_get_an_html_view() -> None:
     assert "<script>" not in hostile._repr_html_()
     assert completion.policy_detections is not None
     assert "<td>output</td>" in completion.policy_detections._repr_html_()
+
+
+def test_odd_metadata_never_costs_the_text() -> None:
+    completion = Completion.model_validate(
+        {
+            "id": 123,
+            "object": ["text_completion"],
+            "created": 1712345678.5,
+            "model": None,
+            "choices": [{"text": None, "index": None, "finish_reason": {"why": "?"}}],
+            "usage": {"prompt_tokens": "3", "completion_tokens": "many", "total_tokens": 1.5},
+        }
+    )
+    assert completion.id == "123"
+    assert completion.object is None
+    assert completion.created == 1712345678
+    choice = completion.choices[0]
+    assert (choice.text, choice.index, choice.finish_reason) == ("", 0, None)
+    assert completion.usage is not None
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (3, None)
