@@ -121,6 +121,8 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         self._call = call
         self._secret = secret
         self._first: ChunkT | None = None
+        self._failure: CompletionsError | None = None
+        """What ended the stream early; raised again by every later read."""
 
     @property
     def response(self) -> httpx.Response:
@@ -135,7 +137,11 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         return request_id_from(self.response.headers)
 
     def _final(self) -> ReplyT:
+        if self._failure is not None:
+            raise self._failure
         assert self._assembler is not None
+        if not self._assembler.done:  # closed early: what it holds is not the whole reply
+            raise self._assembler.incomplete("the stream was closed before it ended")
         return self._assembler.final_reply()
 
     def _new_assembler(self, response: httpx.Response) -> StreamAssembler[ChunkT, ReplyT]:
@@ -166,7 +172,11 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
 
     def _start(self) -> None:
         deadline = Deadline(self._call.deadline)
-        call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
+        try:
+            call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
+        except CompletionsError as exc:
+            self._failure = exc
+            raise
 
     def _try_start(self, deadline: Deadline) -> None:
         response = self._open_reply(self._call, deadline)
@@ -177,13 +187,19 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
         return self
 
     def __next__(self) -> ChunkT:
+        if self._failure is not None:
+            raise self._failure
         if self._chunks is None:
             self._start()
         if self._first is not None:
             chunk, self._first = self._first, None
             return chunk
         assert self._chunks is not None
-        return next(self._chunks)
+        try:
+            return next(self._chunks)
+        except CompletionsError as exc:
+            self._failure = exc
+            raise
 
     @property
     def text_stream(self) -> Iterator[str]:
@@ -237,7 +253,13 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
 
     async def _start(self) -> None:
         deadline = Deadline(self._call.deadline)
-        await async_call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
+        try:
+            await async_call_with_retries(
+                self._call.retry, deadline, lambda: self._try_start(deadline)
+            )
+        except CompletionsError as exc:
+            self._failure = exc
+            raise
 
     async def _try_start(self, deadline: Deadline) -> None:
         response = await self._open_reply(self._call, deadline)
@@ -248,13 +270,19 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
         return self
 
     async def __anext__(self) -> ChunkT:
+        if self._failure is not None:
+            raise self._failure
         if self._chunks is None:
             await self._start()
         if self._first is not None:
             chunk, self._first = self._first, None
             return chunk
         assert self._chunks is not None
-        return await anext(self._chunks)
+        try:
+            return await anext(self._chunks)
+        except CompletionsError as exc:
+            self._failure = exc
+            raise
 
     @property
     async def text_stream(self) -> AsyncIterator[str]:

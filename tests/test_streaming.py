@@ -364,3 +364,51 @@ def test_a_failed_start_leaks_no_reply(
     httpx_mock.add_response(status_code=500, json={"error": "x"}, is_reusable=True)
     with pytest.raises(InternalServerError):
         read_all(client)
+
+
+def test_a_broken_or_closed_stream_never_passes_for_a_whole_one(httpx_mock: HTTPXMock) -> None:
+    from completions_sdk import Client
+
+    cut = sse(chunk(" Once"), chunk(" upon"), done=False)
+    httpx_mock.add_response(stream=Pieces([cut]), headers=SSE)
+    client = Client(api_key="k", deployment="d", base_url="http://127.0.0.1:1")
+    with client:
+        stream = client.stream(model="m")
+        with pytest.raises(IncompleteStreamError) as broken:
+            list(stream)
+        with pytest.raises(IncompleteStreamError) as again:
+            next(stream)  # not an empty, seemingly finished stream
+        assert again.value is broken.value
+        with pytest.raises(IncompleteStreamError):
+            stream.get_final_completion()
+
+        httpx_mock.add_response(content=sse(chunk(" a"), chunk(" b")), headers=SSE)
+        with client.stream(model="m") as stream:
+            next(stream)
+        with pytest.raises(IncompleteStreamError, match="closed before it ended") as closed:
+            stream.get_final_completion()
+        assert closed.value.partial_text == " a"
+
+
+async def test_a_broken_or_closed_async_stream_never_passes_for_a_whole_one(
+    httpx_mock: HTTPXMock,
+) -> None:
+    from completions_sdk import AsyncClient
+
+    cut = sse(chunk(" Once"), chunk(" upon"), done=False)
+    httpx_mock.add_response(stream=Pieces([cut]), headers=SSE)
+    async with AsyncClient(api_key="k", deployment="d", base_url="http://127.0.0.1:1") as client:
+        stream = client.stream(model="m")
+        with pytest.raises(IncompleteStreamError) as broken:
+            [c async for c in stream]
+        with pytest.raises(IncompleteStreamError) as again:
+            await anext(stream)
+        assert again.value is broken.value
+        with pytest.raises(IncompleteStreamError):
+            await stream.get_final_completion()
+
+        httpx_mock.add_response(content=sse(chunk(" a"), chunk(" b")), headers=SSE)
+        async with client.stream(model="m") as stream:
+            await anext(stream)
+        with pytest.raises(IncompleteStreamError, match="closed before it ended"):
+            await stream.get_final_completion()
