@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator, with_config
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator, with_config
 from typing_extensions import NotRequired, Required, Self, TypedDict
 
 from ._request import RequestBase, _rule
@@ -150,6 +150,15 @@ class ResponseFormat(TypedDict, total=False):
     json_schema: dict[str, Any]
 
 
+def _tuple_as_list(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+AsList = BeforeValidator(_tuple_as_list)
+"""The client's signatures take any sequence for ``messages`` and ``tools``; strict
+validation takes lists only, so a tuple becomes one."""
+
+
 class ChatCompletionRequest(RequestBase):
     """The body of ``POST /ai-proxy/chat/completions``.
 
@@ -158,7 +167,7 @@ class ChatCompletionRequest(RequestBase):
         ChatCompletionRequest(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])
     """
 
-    messages: Annotated[list[ChatMessageParam], Field(min_length=1)]
+    messages: Annotated[list[ChatMessageParam], Field(min_length=1), AsList]
     """The conversation so far, oldest first."""
     logprobs: bool | None = None
     """Return the log probability of each output token."""
@@ -168,7 +177,7 @@ class ChatCompletionRequest(RequestBase):
     """The most tokens to generate, reasoning included; must be positive."""
     response_format: ResponseFormat | None = None
     """``{"type": "json_object"}`` or a JSON schema the reply must follow."""
-    tools: list[ToolParam] | None = None
+    tools: Annotated[list[ToolParam] | None, AsList] = None
     """Functions the model may call."""
     tool_choice: ToolChoice | None = None
     """``"none"``, ``"auto"``, ``"required"`` or a named function."""

@@ -61,8 +61,9 @@ class ClientConfig:
             "User-Agent": USER_AGENT,
         }
         _proxy_headers(headers, self.deployment, self.tags, self.refresh_cache)
-        headers.update(self.default_headers)
-        headers["apikey"] = self.api_key.get_secret_value()
+        for name, value in self.default_headers.items():
+            _put(headers, name, value)
+        _put(headers, "apikey", self.api_key.get_secret_value())
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "stream_headers", {**headers, "Accept": "text/event-stream"})
 
@@ -86,10 +87,10 @@ class ClientConfig:
         tags = parse_tags(options["tags"]) if "tags" in options else self.tags
         refresh = options.get("refresh_cache", self.refresh_cache)
         for name in ("X-Enkrypt-Tags", "X-Enkrypt-Refresh-Cache"):
-            headers.pop(name, None)
+            _put(headers, name, None)
         _proxy_headers(headers, deployment, tags, refresh)
         for name, value in options.get("extra_headers", {}).items():
-            headers[check_header_name(name)] = check_header(f"header {name!r}", value)
+            _put(headers, check_header_name(name), check_header(f"header {name!r}", value))
         return headers
 
     def __repr__(self) -> str:
@@ -102,11 +103,26 @@ class ClientConfig:
 def _proxy_headers(
     headers: dict[str, str], deployment: str, tags: Sequence[str] | None, refresh: bool | None
 ) -> None:
-    headers["X-Enkrypt-Deployment"] = deployment
+    if not deployment:
+        raise ConfigurationError("deployment must not be empty")
+    if refresh is not None and not isinstance(refresh, bool):
+        raise ConfigurationError(
+            f"refresh_cache must be True, False or None, got {type(refresh).__name__}"
+        )
+    _put(headers, "X-Enkrypt-Deployment", deployment)
     if tags:
-        headers["X-Enkrypt-Tags"] = ",".join(tags)
+        _put(headers, "X-Enkrypt-Tags", ",".join(tags))
     if refresh is not None:
-        headers["X-Enkrypt-Refresh-Cache"] = "true" if refresh else "false"
+        _put(headers, "X-Enkrypt-Refresh-Cache", "true" if refresh else "false")
+
+
+def _put(headers: dict[str, str], name: str, value: str | None) -> None:
+    """Set (or, with ``None``, remove) a header whatever the case of a name already there."""
+    lower = name.lower()
+    for existing in [key for key in headers if key.lower() == lower]:
+        del headers[existing]
+    if value is not None:
+        headers[name] = value
 
 
 _FIELD_VALUE = re.compile(r"[\x21-\x7e]([\t\x20-\x7e]*[\x21-\x7e])?|")

@@ -242,3 +242,8 @@ def test_an_odd_field_in_a_delta_keeps_its_text(client: Any, httpx_mock: HTTPXMo
     httpx_mock.add_response(url=CHAT_URL, content=body, headers=SSE)
     chunks, final = read_all(client)
     assert "".join(chunk.text for chunk in chunks) == final.text == "Hello world"
+
+
+def test_messages_and_tools_may_be_tuples() -> None:
+    request = ChatCompletionRequest(model="m", messages=tuple(HI), tools=(WEATHER_TOOL,))  # type: ignore[arg-type]
+    assert json.loads(request.to_json())["messages"] == HI

@@ -172,3 +172,35 @@ def test_timeouts_and_retries() -> None:
     assert client._config.retry.max_delay == 1
     with pytest.raises(ConfigurationError, match="deadline"):
         Client(api_key="k", deployment="d", deadline=0)
+
+
+def test_a_header_is_sent_once_whatever_the_case_of_its_name() -> None:
+    client = Client(
+        api_key="k",
+        deployment="d",
+        tags=["a"],
+        default_headers={"x-enkrypt-deployment": "other", "APIKEY": "not-the-key", "X-Note": "1"},
+    )
+    headers = client._config.headers
+    assert [name for name in headers if name.lower() == "x-enkrypt-deployment"] == [
+        "x-enkrypt-deployment"
+    ]
+    assert [value for name, value in headers.items() if name.lower() == "apikey"] == ["k"]
+    per_call = client._config.headers_for({"extra_headers": {"x-enkrypt-tags": "b", "x-note": "2"}})
+    assert [v for n, v in per_call.items() if n.lower() == "x-enkrypt-tags"] == ["b"]
+    assert [v for n, v in per_call.items() if n.lower() == "x-note"] == ["2"]
+
+
+@pytest.mark.parametrize("refresh_cache", ["false", 0, "no"])
+def test_refresh_cache_must_be_a_bool(refresh_cache: object) -> None:
+    with pytest.raises(ConfigurationError, match="refresh_cache must be True, False or None"):
+        Client(api_key="k", deployment="d", refresh_cache=refresh_cache)  # type: ignore[arg-type]
+    client = Client(api_key="k", deployment="d")
+    with pytest.raises(ConfigurationError, match="refresh_cache must be True, False or None"):
+        client._config.headers_for({"refresh_cache": refresh_cache})
+
+
+def test_a_per_call_deployment_must_not_be_empty() -> None:
+    client = Client(api_key="k", deployment="d")
+    with pytest.raises(ConfigurationError, match="deployment must not be empty"):
+        client._config.headers_for({"deployment": ""})
