@@ -109,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigurationError, ImportError) as exc:
         _error(exc)
         return EXIT_USAGE
+    except OSError as exc:  # a file to read or write, or a port to listen on
+        _error(exc)
+        return EXIT_USAGE
     except CompletionsError as exc:
         _error(exc)
         return EXIT_API_ERROR

@@ -2,13 +2,16 @@
 
 Each input line is a JSON object of ``CompletionRequest`` fields (``model`` defaults to
 ``--model``) or a JSON string (the prompt). Each result line is
-``{"line": N, "completion": {...}}``, written as soon as it arrives. Lines already in the
-output file are not sent again, so a killed run resumes where it stopped; failures go to
-stderr and are retried by the next run.
+``{"line": N, "request": KEY, "completion": {...}}``, written as soon as it arrives; KEY
+fingerprints the request sent. Lines already in the output file are not sent again, so a
+killed run resumes where it stopped; failures go to stderr and are retried by the next run.
+An output file whose results answer other requests than the input now holds (the input was
+edited, or another file was named) is refused rather than mixed with new results.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -41,22 +44,28 @@ def read_requests(path: Path, model: str) -> dict[int, CompletionRequest]:
     return requests
 
 
-def finished_lines(path: Path) -> set[int]:
-    """Line numbers already answered in an earlier run's output.
+def request_key(request: CompletionRequest) -> str:
+    """A short fingerprint of the request a result answers."""
+    return hashlib.sha256(request.to_json()).hexdigest()[:16]
+
+
+def finished_lines(path: Path) -> dict[int, str]:
+    """The request key of each line already answered in an earlier run's output.
 
     A run killed mid-write can leave a partial last line: it is cut off here, so that
     the next result starts on a fresh line.
     """
     if not path.exists():
-        return set()
+        return {}
     content = path.read_bytes()
     complete = content[: content.rfind(b"\n") + 1]
     if len(complete) != len(content):
         path.write_bytes(complete)
-    done = set()
+    done: dict[int, str] = {}
     for line in complete.decode("utf-8").splitlines():
         try:
-            done.add(int(json.loads(line)["line"]))
+            record = json.loads(line)
+            done[int(record["line"])] = str(record.get("request"))
         except (ValueError, KeyError, TypeError):
             continue
     return done
@@ -64,25 +73,39 @@ def finished_lines(path: Path) -> set[int]:
 
 def run_batch(client: Client, source: Path, out: Path, *, model: str, concurrency: int) -> int:
     """Send every unanswered line of ``source``; returns how many failed."""
+    if concurrency < 1:
+        raise ValueError(f"--concurrency must be at least 1, got {concurrency}")
     requests = read_requests(source, model)
+    keys = {number: request_key(request) for number, request in requests.items()}
     done = finished_lines(out)
+    stale = sorted(number for number, key in done.items() if keys.get(number) != key)
+    if stale:
+        shown = ", ".join(map(str, stale[:5])) + (", ..." if len(stale) > 5 else "")
+        raise ValueError(
+            f"{out} holds results for other requests than {source} has on its lines {shown} "
+            "(was the input edited, or lines removed?): restore the input, or write to a "
+            "new --out file"
+        )
     numbers = [number for number in requests if number not in done]
     todo = [requests[number] for number in numbers]
-    print(
-        f"completions-sdk: {len(todo)} to send, {len(requests) - len(todo)} already in {out}",
-        file=sys.stderr,
-    )
     failures = 0
-    with out.open("a", encoding="utf-8") as sink:
+    with out.open("a", encoding="utf-8") as sink:  # before saying anything: it may fail
+        print(
+            f"completions-sdk: {len(todo)} to send, {len(requests) - len(todo)} already in {out}",
+            file=sys.stderr,
+        )
         for index, outcome in iter_completed(client.complete, todo, concurrency):
+            number = numbers[index]
             if isinstance(outcome, CompletionsError):
                 failures += 1
-                print(
-                    f"{source}:{numbers[index]}: {type(outcome).__name__}: {outcome}",
-                    file=sys.stderr,
-                )
+                print(f"{source}:{number}: {type(outcome).__name__}: {outcome}", file=sys.stderr)
                 continue
-            _write(sink, {"line": numbers[index], "completion": outcome.model_dump(by_alias=True)})
+            record = {
+                "line": number,
+                "request": keys[number],
+                "completion": outcome.model_dump(by_alias=True),
+            }
+            _write(sink, record)
     return failures
 
 
