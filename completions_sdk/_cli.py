@@ -67,15 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("source", type=Path, help="the JSONL file of requests")
     batch.add_argument("--out", type=Path, required=True, help="the JSONL file of results")
     batch.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
-    batch.add_argument("--concurrency", type=int, default=8, metavar="N")
+    batch.add_argument("--concurrency", type=int, default=8, metavar="N", help="default: 8")
     batch.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
     batch.add_argument("--tags", default=None, help="comma-separated deployment tags")
 
     emulator = commands.add_parser(
-        "emulator", help="run the local proxy emulator in the foreground"
+        "emulator",
+        help="run the local proxy emulator in the foreground",
+        description="Serve a local emulator of the proxy (both endpoints) until Ctrl-C. "
+        "Without --config it accepts the API key 'emulator-key' and the deployment "
+        "'test-deployment-1'.",
     )
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8080)
+    emulator.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    emulator.add_argument("--port", type=int, default=8080, help="default: 8080")
     emulator.add_argument("--config", default=None, metavar="FILE", help="a JSON config file")
     return parser
 

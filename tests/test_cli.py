@@ -275,3 +275,18 @@ def test_the_emulator_command_serves_in_the_foreground() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_emulator_on_a_taken_port_is_a_one_line_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["emulator", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"completions-sdk: OSError: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )

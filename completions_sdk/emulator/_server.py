@@ -123,13 +123,7 @@ class EmulatorServer:
         """
         if self._thread is not None:
             raise RuntimeError("The emulator was already started")
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # proto must be named: asyncio disables Nagle's algorithm on accepted connections
-        # only when it is IPPROTO_TCP, and with Nagle each small reply waits ~40 ms for
-        # the client's delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
+        sock = _bind(self._host, self._port)
         self._bound_port = sock.getsockname()[1]
         server = uvicorn.Server(_uvicorn_config(self._app))
         self._server = server
@@ -254,12 +248,30 @@ def serve(host: str = "127.0.0.1", port: int = 8080, config: EmulatorConfig | No
         config: what to accept and how to behave (default: ``EmulatorConfig()``).
     """
     config = config or EmulatorConfig()
+    sock = _bind(host, port)  # a port already taken fails here, before the banner
+    port = sock.getsockname()[1]
     # A foreground command's banner: where to point a client, and which names it knows.
     print(
         f"Emulating the AI Completions Proxy at http://{host}:{port}{COMPLETIONS_PATH} "
-        f"and {CHAT_PATH} "
-        f"(deployments: {', '.join(config.deployments)})",
+        f"and {CHAT_PATH} (api key: {config.api_key}, "
+        f"deployments: {', '.join(config.deployments)})",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(create_app(config), host=host, port=port, lifespan="off", ws="none")
+    app = create_app(config)
+    uvicorn.Server(uvicorn.Config(app, lifespan="off", ws="none")).run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must be named: asyncio disables Nagle's algorithm on accepted connections
+    # only when it is IPPROTO_TCP, and with Nagle each small reply waits ~40 ms for
+    # the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    return sock
