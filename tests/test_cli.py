@@ -286,7 +286,5 @@ def test_the_emulator_on_a_taken_port_is_a_one_line_error(
         port = taken.getsockname()[1]
         assert main(["emulator", "--port", str(port)]) == 2
     err = capsys.readouterr().err
-    assert (
-        err
-        == f"completions-sdk: OSError: cannot listen on 127.0.0.1:{port}: Address already in use\n"
-    )
+    assert err.count("\n") == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in err
