@@ -58,7 +58,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs, Usage
-from ._request import CompletionRequest, StreamOptions
+from ._request import CompletionRequest, StreamOptions, UnknownFieldWarning
 from ._retry import RetryPolicy
 from ._streaming import AsyncStream, Stream
 from ._types import ChatArgs, ChatFields, CompletionArgs, CompletionFields, RequestOptions
@@ -129,6 +129,7 @@ __all__ = [
     "ToolChoice",
     "ToolMessage",
     "ToolParam",
+    "UnknownFieldWarning",
     "UnprocessableEntityError",
     "Usage",
     "UserMessage",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,7 +23,7 @@ import pydantic
 from ._batch import iter_completed
 from ._client import Client
 from ._exceptions import CompletionsError
-from ._request import CompletionRequest
+from ._request import CompletionRequest, UnknownFieldWarning
 
 __all__ = ["run_batch"]
 
@@ -30,7 +31,9 @@ __all__ = ["run_batch"]
 def read_requests(path: Path, model: str) -> dict[int, CompletionRequest]:
     """Every request of the input file by line number (1-based); all validated first."""
     requests: dict[int, CompletionRequest] = {}
-    with path.open(encoding="utf-8") as lines:
+    with path.open(encoding="utf-8") as lines, warnings.catch_warnings():
+        # In a file of thousands of requests, a likely typo stops the run before sending.
+        warnings.simplefilter("error", UnknownFieldWarning)
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
@@ -38,7 +41,7 @@ def read_requests(path: Path, model: str) -> dict[int, CompletionRequest]:
                 item = json.loads(line)
                 fields = {"prompt": item} if isinstance(item, str) else dict(item)
                 requests[number] = CompletionRequest(**{"model": model, **fields})
-            except (ValueError, TypeError, pydantic.ValidationError) as exc:
+            except (ValueError, TypeError, pydantic.ValidationError, UnknownFieldWarning) as exc:
                 message = " ".join(str(exc).split())
                 raise ValueError(f"{path}:{number}: not a valid request: {message}") from None
     return requests

@@ -8,13 +8,18 @@ here, with the field, the rule and the value named, rather than at the proxy.
 
 from __future__ import annotations
 
+import difflib
+import os
+import sys
+import warnings
 from typing import Annotated, Any
 
+import pydantic
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import Self, TypedDict
 
-__all__ = ["CompletionRequest", "Prompt", "RequestBase", "StreamOptions"]
+__all__ = ["CompletionRequest", "Prompt", "RequestBase", "StreamOptions", "UnknownFieldWarning"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -32,6 +37,29 @@ class StreamOptions(TypedDict, total=False):
 
     include_usage: bool
     """Send a last chunk carrying the token ``usage`` of the whole request."""
+
+
+class UnknownFieldWarning(UserWarning):
+    """A request field the SDK does not know looks like a typo of one it does.
+
+    Unknown fields are sent as given (the proxy may take fields this SDK does not list);
+    this warning only fires for a name close to a known one, such as ``promt``. Silence it
+    with ``warnings.filterwarnings("ignore", category=UnknownFieldWarning)``.
+    """
+
+
+_OWN_CODE = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep for path in (pydantic.__file__ or "", __file__)
+)
+"""Where this package's and pydantic's code lives: frames a warning should not point at."""
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first caller outside this package and pydantic."""
+    level, frame = 1, sys._getframe(1)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_OWN_CODE):
+        level, frame = level + 1, frame.f_back
+    return level
 
 
 def _rule(code: str, message: str, **values: Any) -> PydanticCustomError:
@@ -77,6 +105,19 @@ class RequestBase(BaseModel):
     """Nucleus sampling probability mass, 0 to 1."""
     user: str | None = None
     """An identifier of your end user, for abuse monitoring."""
+
+    @model_validator(mode="after")
+    def _warn_about_likely_typos(self) -> Self:
+        for name in self.model_extra or ():
+            close = difflib.get_close_matches(name, type(self).model_fields, n=1, cutoff=0.8)
+            if close:
+                warnings.warn(
+                    f"{type(self).__name__}: unknown field {name!r} is sent as given; "
+                    f"did you mean {close[0]!r}?",
+                    UnknownFieldWarning,
+                    stacklevel=_user_stacklevel(),
+                )
+        return self
 
     @model_validator(mode="after")
     def _check_stream_options(self) -> Self:

@@ -173,6 +173,10 @@ def test_batch_validates_every_line_first(
     assert main(["batch", str(source), "--out", str(tmp_path / "out.jsonl")]) == 2
     assert f"{source}:2: not a valid request" in capsys.readouterr().err
     assert environment.requests.snapshot() == []
+    source.write_text('"ok"\n{"promt": "x"}\n')
+    assert main(["batch", str(source), "--out", str(tmp_path / "out.jsonl")]) == 2
+    assert "did you mean 'prompt'?" in capsys.readouterr().err
+    assert environment.requests.snapshot() == []
 
 
 def test_batch_fixes_a_failed_line_edited_in_place_and_refuses_a_shifted_input(

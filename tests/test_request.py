@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from completions_sdk import CompletionRequest
+from completions_sdk import CompletionRequest, UnknownFieldWarning
 
 VALID: list[dict[str, Any]] = [
     {"prompt": "hi"},
@@ -134,6 +134,16 @@ def test_only_fields_the_user_set_are_sent() -> None:
 def test_unknown_fields_are_sent_as_given() -> None:
     request = CompletionRequest(model="m", new_server_feature={"x": [1, 2]})
     assert json.loads(request.to_json()) == {"model": "m", "new_server_feature": {"x": [1, 2]}}
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("promt", "prompt"), ("max_token", "max_tokens")])
+def test_an_unknown_field_like_a_known_one_warns_at_the_callers_line(typo: str, meant: str) -> None:
+    with pytest.warns(
+        UnknownFieldWarning, match=f"'{typo}' is sent as given; did you mean '{meant}'"
+    ) as caught:
+        request = CompletionRequest(model="m", **{typo: 1})
+    assert caught[0].filename == __file__
+    assert json.loads(request.to_json()) == {"model": "m", typo: 1}
 
 
 def test_logit_bias_keys_are_sent_as_json_object_keys() -> None:
