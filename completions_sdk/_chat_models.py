@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from ._chat_request import AssistantMessage, ToolCallParam
 from ._lenient import Index, Lenient, LenientItems, LenientStr, OptionalText
 from ._models import Reply, ReplyEnvelope
 
@@ -47,6 +48,15 @@ class ToolCall(Reply):
     function: Annotated[FunctionCallInfo | None, Lenient] = None
     """The function to call and its arguments."""
 
+    def to_param(self) -> ToolCallParam:
+        """This call as the assistant message's ``tool_calls`` item sends it back."""
+        function = self.function or FunctionCallInfo()
+        return {
+            "id": self.id or "",
+            "type": "function",
+            "function": {"name": function.name or "", "arguments": function.arguments or ""},
+        }
+
     def parsed_arguments(self) -> Any:
         """The arguments decoded from JSON (raises ``ValueError`` if they are not JSON)."""
         arguments = self.function.arguments if self.function else None
@@ -73,6 +83,17 @@ class ChatMessage(Reply):
     """The functions the model asks you to call."""
     refusal: OptionalText = None
     """The model's refusal message, when it refused."""
+
+    def to_param(self) -> AssistantMessage:
+        """This reply as the assistant message to send back in the conversation.
+
+        Examples:
+            >>> messages.append(reply.choices[0].message.to_param())
+        """
+        message: AssistantMessage = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            message["tool_calls"] = [call.to_param() for call in self.tool_calls]
+        return message
 
 
 class ChatChoice(Reply):

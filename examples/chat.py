@@ -5,9 +5,9 @@ Run it like examples/complete.py (ENKRYPTAI_* pointing at a proxy or the emulato
 
 import json
 
-from completions_sdk import ChatCompletionRequest, Client
+from completions_sdk import ChatMessageParam, Client, ToolParam
 
-WEATHER_TOOL = {
+WEATHER_TOOL: ToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -43,25 +43,24 @@ def main() -> None:
         print(f"\nfinish_reason={reply.choices[0].finish_reason}")
 
         # 2. The model asks for a tool; we run it and send its result back.
-        request = ChatCompletionRequest(
-            model="gpt-4o-mini",
-            messages=[{"role": "user", "content": "What is the weather in Paris?"}],
-            tools=[WEATHER_TOOL],
-            tool_choice="required",
+        messages: list[ChatMessageParam] = [
+            {"role": "user", "content": "What is the weather in Paris?"}
+        ]
+        first = client.chat(
+            model="gpt-4o-mini", messages=messages, tools=[WEATHER_TOOL], tool_choice="required"
         )
-        first = client.chat(request)
         call = first.tool_calls[0]
-        assert call.function is not None
-        print(f"tool call: {call.function.name}({call.parsed_arguments()})")
-        messages = [
-            *request.messages,
-            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        print(f"tool call: {call.function and call.function.name}({call.parsed_arguments()})")
+        message = first.choices[0].message
+        assert message is not None
+        messages.append(message.to_param())  # the reply, as the conversation goes on
+        messages.append(
             {
                 "role": "tool",
                 "tool_call_id": call.id or "",
                 "content": get_weather(**call.parsed_arguments()),
-            },
-        ]
+            }
+        )
         answer = client.chat(model="gpt-4o-mini", messages=messages, max_tokens=12)
         print(f"answer: {answer.text.strip()}")
 

@@ -247,3 +247,37 @@ def test_an_odd_field_in_a_delta_keeps_its_text(client: Any, httpx_mock: HTTPXMo
 def test_messages_and_tools_may_be_tuples() -> None:
     request = ChatCompletionRequest(model="m", messages=tuple(HI), tools=(WEATHER_TOOL,))  # type: ignore[arg-type]
     assert json.loads(request.to_json())["messages"] == HI
+
+
+def test_a_reply_goes_back_into_the_conversation_as_a_typed_message() -> None:
+    reply = ChatCompletion.model_validate(
+        {
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {
+                                "id": "c1",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": '{"a": 1}'},
+                            }
+                        ],
+                    }
+                }
+            ]
+        }
+    )
+    message = reply.choices[0].message
+    assert message is not None
+    param = message.to_param()
+    assert param == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+        ],
+    }
+    request = ChatCompletionRequest(model="m", messages=[*HI, param])  # type: ignore[list-item]
+    assert json.loads(request.to_json())["messages"][1] == param
