@@ -71,8 +71,12 @@ def status_error(
     error = _error_object(body)
     message = _message(error, body, response)
     error_type = _field(error, "type") or _field(error, "code")
-    if secret:
+    if secret:  # a server may echo the request, key included
         message = message.replace(secret, "[redacted]")
+        try:
+            body = _redacted(body, secret)
+        except RecursionError:  # too deep to search for the key: not kept
+            body = None
     detections = _detections(body, error)
     status = f"{response.status_code} {response.reason_phrase}".strip()
     if detections is not None:
@@ -89,6 +93,16 @@ def status_error(
     if hint:
         text = f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {hint}"
     return cls(text, response=response, body=body, error_type=error_type)
+
+
+def _redacted(value: Any, secret: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(secret, "[redacted]")
+    if isinstance(value, dict):
+        return {_redacted(k, secret): _redacted(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, secret) for item in value]
+    return value
 
 
 def decode_error_body(content: bytes) -> Any:

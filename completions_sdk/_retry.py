@@ -85,6 +85,12 @@ class RetryPolicy:
             raise ConfigurationError(f"max_retries must be an int >= 0, got {self.max_retries!r}")
         if not 0 <= self.jitter <= 1:
             raise ConfigurationError(f"jitter must be between 0 and 1, got {self.jitter!r}")
+        for name in ("initial_delay", "max_delay", "max_retry_after"):
+            seconds = getattr(self, name)
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise ConfigurationError(f"{name} must be seconds, got {seconds!r}")
+            if not 0 <= seconds < math.inf:
+                raise ConfigurationError(f"{name} must be finite seconds >= 0, got {seconds!r}")
 
     def with_max_retries(self, max_retries: int) -> RetryPolicy:
         """A copy of this policy with another retry count."""

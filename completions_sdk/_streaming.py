@@ -144,6 +144,19 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
             raise self._assembler.incomplete("the stream was closed before it ended")
         return self._assembler.final_reply()
 
+    def __repr__(self) -> str:
+        assembler = self._assembler
+        if self._failure is not None:
+            state = f"failed: {type(self._failure).__name__}"
+        elif assembler is None:
+            state = "not started"
+        else:
+            count = assembler.chunks_received
+            state = f"{count} chunk{'' if count == 1 else 's'}" + (
+                ", done" if assembler.done else ""
+            )
+        return f"{type(self).__name__}(POST {self._call.endpoint.path}, {state})"
+
     def _new_assembler(self, response: httpx.Response) -> StreamAssembler[ChunkT, ReplyT]:
         self._assembler = self._call.endpoint.assembler(response, secret=self._secret)
         return self._assembler

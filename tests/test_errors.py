@@ -159,3 +159,4 @@ def test_the_key_is_redacted_from_an_echoed_message(client: Any, httpx_mock: HTT
         client.complete(model="m")
     assert API_KEY not in str(info.value)
     assert "[redacted]" in str(info.value)
+    assert info.value.body == {"error": "bad key [redacted]"}

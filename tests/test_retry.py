@@ -12,6 +12,7 @@ from pytest_httpx import HTTPXMock
 
 from completions_sdk import (
     APITimeoutError,
+    ConfigurationError,
     InternalServerError,
     RateLimitError,
     RetryPolicy,
@@ -173,3 +174,11 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(max_retries=-1)
     with pytest.raises(ValueError, match="jitter"):
         RetryPolicy(jitter=2)
+    for name, seconds in [
+        ("initial_delay", -1),
+        ("max_delay", float("inf")),
+        ("max_retry_after", float("nan")),
+        ("max_delay", "8"),
+    ]:
+        with pytest.raises(ConfigurationError, match=name):
+            RetryPolicy(**{name: seconds})

@@ -412,3 +412,18 @@ async def test_a_broken_or_closed_async_stream_never_passes_for_a_whole_one(
             await anext(stream)
         with pytest.raises(IncompleteStreamError, match="closed before it ended"):
             await stream.get_final_completion()
+
+
+def test_a_streams_repr_says_where_it_stands(httpx_mock: HTTPXMock) -> None:
+    from completions_sdk import Client
+
+    httpx_mock.add_response(content=sse(chunk(" a"), chunk(" b")), headers=SSE)
+    with Client(api_key="sk-SECRET", deployment="d", base_url="http://127.0.0.1:1") as client:
+        stream = client.stream(model="m")
+        assert repr(stream) == "Stream(POST /ai-proxy/completions, not started)"
+        with stream:
+            next(stream)
+            assert repr(stream) == "Stream(POST /ai-proxy/completions, 1 chunk)"
+            stream.get_final_completion()
+        assert repr(stream) == "Stream(POST /ai-proxy/completions, 2 chunks, done)"
+        assert "SECRET" not in repr(stream)
