@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -226,11 +227,17 @@ class EmulatorServer:
 
 
 def _uvicorn_config(app: Any) -> uvicorn.Config:
+    # uvicorn logs the streams it cancels at shutdown as errors; with no handler anywhere,
+    # Python's last-resort handler would print them as tracebacks. A NullHandler keeps
+    # them out of a program that configured no logging; one that did still gets them.
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(h, logging.NullHandler) for h in error_log.handlers):
+        error_log.addHandler(logging.NullHandler())
     return uvicorn.Config(
         app,
         lifespan="off",
         ws="none",
-        # Leave the host application's logging alone: no dictConfig, no handlers.
+        # Leave the host application's logging alone: no dictConfig, no handlers of ours.
         log_config=None,
         access_log=False,
         # Bound the wait for open streams when stopping; they are then cancelled.
