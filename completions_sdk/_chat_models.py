@@ -7,12 +7,11 @@ for roles and finish reasons, parts of an unexpected shape become ``None``.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field
 
 from ._chat_request import AssistantMessage, ToolCallParam
-from ._lenient import Index, Lenient, LenientItems, LenientStr, OptionalText
 from ._models import Reply, ReplyEnvelope
 
 __all__ = [
@@ -32,20 +31,20 @@ __all__ = [
 class FunctionCallInfo(Reply):
     """The function a tool call invokes."""
 
-    name: LenientStr = None
+    name: str | None = None
     """The function's name."""
-    arguments: OptionalText = None
+    arguments: str | None = None
     """The arguments as the model wrote them: JSON text, not always valid."""
 
 
 class ToolCall(Reply):
     """A tool call in a reply."""
 
-    id: LenientStr = None
+    id: str | None = None
     """The call's id: the ``tool_call_id`` of the tool message that answers it."""
-    type: LenientStr = None
+    type: str | None = None
     """Always ``"function"`` so far."""
-    function: Annotated[FunctionCallInfo | None, Lenient] = None
+    function: FunctionCallInfo | None = None
     """The function to call and its arguments."""
 
     def to_param(self) -> ToolCallParam:
@@ -66,22 +65,22 @@ class ToolCall(Reply):
 class ChatLogprobs(Reply):
     """Log probabilities of the reply's tokens."""
 
-    content: Annotated[list[dict[str, Any]] | None, Lenient] = None
+    content: list[dict[str, Any]] | None = None
     """Per token of the content: ``token``, ``logprob``, ``top_logprobs``."""
-    refusal: Annotated[list[dict[str, Any]] | None, Lenient] = None
+    refusal: list[dict[str, Any]] | None = None
     """The same for a refusal."""
 
 
 class ChatMessage(Reply):
     """The model's reply message."""
 
-    role: LenientStr = None
+    role: str | None = None
     """Who wrote it: ``"assistant"`` for a reply."""
-    content: OptionalText = None
+    content: str | None = None
     """The text; ``None`` when the reply is only tool calls."""
-    tool_calls: Annotated[list[ToolCall] | None, LenientItems] = None
+    tool_calls: list[ToolCall] | None = None
     """The functions the model asks you to call."""
-    refusal: OptionalText = None
+    refusal: str | None = None
     """The model's refusal message, when it refused."""
 
     def to_param(self) -> AssistantMessage:
@@ -99,13 +98,13 @@ class ChatMessage(Reply):
 class ChatChoice(Reply):
     """One generated reply."""
 
-    index: Index = 0
+    index: int = 0
     """Which of the ``n`` replies this is."""
-    message: Annotated[ChatMessage | None, Lenient] = None
+    message: ChatMessage | None = None
     """The reply message."""
-    finish_reason: LenientStr = None
+    finish_reason: str | None = None
     """Why generation stopped: ``"stop"``, ``"length"``, ``"tool_calls"``, ... (a free string)."""
-    logprobs: Annotated[ChatLogprobs | None, Lenient] = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletion(ReplyEnvelope):
@@ -134,37 +133,37 @@ class ChatCompletion(ReplyEnvelope):
 class ToolCallDelta(Reply):
     """A piece of a tool call in a streamed chunk (joined by ``index``)."""
 
-    index: Index = 0
+    index: int = 0
     """Which tool call of the message this piece belongs to."""
-    id: LenientStr = None
+    id: str | None = None
     """The call's id (in its first piece)."""
-    type: LenientStr = None
-    function: Annotated[FunctionCallInfo | None, Lenient] = None
+    type: str | None = None
+    function: FunctionCallInfo | None = None
     """The name (first piece) and a piece of the arguments."""
 
 
 class ChatDelta(Reply):
     """What a streamed chunk adds to a choice's message."""
 
-    role: LenientStr = None
+    role: str | None = None
     """The role (in the first chunk only)."""
-    content: OptionalText = None
+    content: str | None = None
     """The next piece of text."""
-    tool_calls: Annotated[list[ToolCallDelta] | None, LenientItems] = None
+    tool_calls: list[ToolCallDelta] | None = None
     """Pieces of tool calls."""
-    refusal: OptionalText = None
+    refusal: str | None = None
 
 
 class ChatChunkChoice(Reply):
     """One choice's piece in a streamed chunk."""
 
-    index: Index = 0
+    index: int = 0
     """Which choice this piece belongs to."""
-    delta: Annotated[ChatDelta | None, Lenient] = None
+    delta: ChatDelta | None = None
     """What this chunk adds to the choice's message."""
-    finish_reason: LenientStr = None
+    finish_reason: str | None = None
     """Set in the choice's last chunk."""
-    logprobs: Annotated[ChatLogprobs | None, Lenient] = None
+    logprobs: ChatLogprobs | None = None
 
 
 class ChatCompletionChunk(ReplyEnvelope):

@@ -1,27 +1,27 @@
-"""Field types that read what servers send without failing the whole reply.
+"""Reading what servers send without failing a whole reply on one odd field.
 
-A reply's metadata (ids, timestamps, roles, reasons, counts) becomes ``None`` when it has an
-unexpected shape; text-bearing fields are coerced instead (``null`` is ``""``, a list of
-content parts is their text joined), so no text is dropped by a neighbour's odd value.
+Reply models validate with plain types first, at pydantic-core's speed (straight from the
+JSON bytes, no Python call per field). Only when that fails does ``repaired`` look at the
+errors and fix the decoded input where they point: metadata of another shape (an id, a
+role, a reason, a count) becomes ``None`` (an index ``0``); text-bearing fields keep their
+text (content sent as a list of parts is joined, ``null`` text is ``""``); odd items of a
+list are dropped. A choice that is not an object at all is never dropped: that error
+stays an error, as silently losing a choice would lose its text.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from pydantic import BeforeValidator, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
+from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
-__all__ = [
-    "Index",
-    "Lenient",
-    "LenientInt",
-    "LenientItems",
-    "LenientStr",
-    "OptionalText",
-    "Text",
-    "Timestamp",
-]
+__all__ = ["Lenient", "repaired", "validate_leniently"]
+
+T = TypeVar("T")
+_TEXT_FIELDS = frozenset({"text", "content", "refusal", "arguments"})
+_MAX_PASSES = 3
 
 
 def _none_if_invalid(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
@@ -35,20 +35,45 @@ Lenient = WrapValidator(_none_if_invalid)
 """Marks a part that becomes ``None`` when the server sends something of another shape."""
 
 
-def _valid_items(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    if not isinstance(value, list):
+def repaired(data: Any, error: ValidationError) -> Any | None:
+    """``data`` (decoded JSON) with what ``error`` points at fixed; ``None`` if it can't be."""
+    if not isinstance(data, dict):
         return None
-    items: list[Any] = []
-    for item in value:
-        try:
-            items.extend(handler([item]))
-        except ValidationError:
-            continue
-    return items
+    data = _copy(data)
+    odd_items: dict[int, tuple[list[Any], set[int]]] = {}
+    for detail in error.errors(include_url=False, include_context=False, include_input=False):
+        loc = detail["loc"]
+        if len(loc) < 1 or (loc[0] == "choices" and len(loc) <= 2):
+            return None
+        parent: Any = data
+        for step in loc[:-1]:
+            try:
+                parent = parent[step]
+            except (KeyError, IndexError, TypeError):
+                return None
+        last = loc[-1]
+        if isinstance(parent, list) and isinstance(last, int):
+            odd_items.setdefault(id(parent), (parent, set()))[1].add(last)
+        elif isinstance(parent, dict) and isinstance(last, str) and last in parent:
+            parent[last] = _replacement(last, parent[last])
+        else:
+            return None
+    for items, indexes in odd_items.values():
+        items[:] = [item for index, item in enumerate(items) if index not in indexes]
+    return data
 
 
-LenientItems = WrapValidator(_valid_items)
-"""Marks a list whose items of another shape are dropped, keeping the others."""
+def _replacement(name: str, value: Any) -> Any:
+    if name in _TEXT_FIELDS:
+        text = _text_of(value)
+        if isinstance(text, str):
+            return text
+        return "" if name == "text" else None
+    if name == "index":
+        return 0
+    if name == "created" and isinstance(value, float) and math.isfinite(value):
+        return int(value)  # a timestamp with fractional seconds
+    return None
 
 
 def _text_of(value: Any) -> Any:
@@ -61,27 +86,22 @@ def _text_of(value: Any) -> Any:
     return value
 
 
-def _empty_if_none(value: Any) -> Any:
-    return "" if value is None else _text_of(value)
-
-
-def _zero_if_none(value: Any) -> Any:
-    return 0 if value is None else value
-
-
-def _whole_seconds(value: Any) -> Any:
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
     return value
 
 
-Text = Annotated[str, BeforeValidator(_empty_if_none)]
-"""Text that is never lost: ``null`` is ``""``, content parts are joined."""
-OptionalText = Annotated[str | None, BeforeValidator(_text_of), Lenient]
-"""Text where ``None`` means "none was sent" (a chat message that only calls tools)."""
-Index = Annotated[int, BeforeValidator(_zero_if_none)]
-"""A choice or tool-call index; ``null`` is ``0``."""
-LenientStr = Annotated[str | None, Lenient]
-LenientInt = Annotated[int | None, Lenient]
-Timestamp = Annotated[int | None, BeforeValidator(_whole_seconds), Lenient]
-"""Unix seconds; fractional seconds are truncated."""
+def validate_leniently(validate: Callable[[Any], T], data: Any) -> T:
+    """``validate(data)``, repairing ``data`` and trying again while that helps."""
+    for _ in range(_MAX_PASSES):
+        try:
+            return validate(data)
+        except ValidationError as error:
+            fixed = repaired(data, error)
+            if fixed is None:
+                raise
+            data = fixed
+    return validate(data)

@@ -2,18 +2,27 @@
 
 Lenient by design (``shared/spec/PROXY_API.md``, "Response body"): unknown fields are kept
 (``model_extra``), ``object`` and ``finish_reason`` are free strings (the service sends
-``"text.completion"`` and ``"eos"``), missing parts are ``None``, and big integers stay exact.
+``"text.completion"`` and ``"eos"``), missing parts are ``None``, big integers stay exact,
+and a field of an unexpected shape is repaired rather than failing the reply
+(``_lenient.py``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import pydantic_core
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from typing_extensions import Self
 
 from ._detections import PolicyDetections
 from ._display import reply_html, reply_repr_args
-from ._lenient import Index, Lenient, LenientInt, LenientStr, Text, Timestamp
+from ._lenient import repaired, validate_leniently
 
 __all__ = [
     "Completion",
@@ -36,6 +45,27 @@ class Reply(BaseModel):
         defer_build=True,
     )
 
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
+        """Validate JSON text; a field of an unexpected shape is repaired, not fatal."""
+        try:  # plain types first, straight from the bytes at pydantic-core's speed
+            return super().model_validate_json(json_data, **options)
+        except ValidationError as error:
+            try:
+                data = pydantic_core.from_json(json_data)
+            except ValueError:
+                raise error from None
+            fixed = repaired(data, error)
+            if fixed is None:
+                raise
+        return cls.model_validate(fixed, **options)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **options: Any) -> Self:
+        """Validate decoded data; a field of an unexpected shape is repaired, not fatal."""
+        validate = super().model_validate
+        return validate_leniently(lambda data: validate(data, **options), obj)
+
 
 class Logprobs(Reply):
     """Log probabilities of the generated tokens."""
@@ -53,43 +83,43 @@ class Logprobs(Reply):
 class CompletionChoice(Reply):
     """One generated completion."""
 
-    text: Text = ""
+    text: str = ""
     """The generated text (a delta of it, in a streamed chunk)."""
-    index: Index = 0
+    index: int = 0
     """Which choice this is, for ``n > 1`` or several prompts."""
-    logprobs: Annotated[Logprobs | None, Lenient] = None
+    logprobs: Logprobs | None = None
     """Log probabilities, when ``logprobs`` was requested."""
-    finish_reason: LenientStr = None
+    finish_reason: str | None = None
     """Why generation stopped: ``"stop"``, ``"length"``, ``"eos"``, ... (a free string)."""
 
 
 class Usage(Reply):
     """Token counts of the request."""
 
-    prompt_tokens: LenientInt = None
+    prompt_tokens: int | None = None
     """Tokens in the prompt (all prompts, for a list)."""
-    completion_tokens: LenientInt = None
+    completion_tokens: int | None = None
     """Tokens generated, over every choice."""
-    total_tokens: LenientInt = None
+    total_tokens: int | None = None
     """``prompt_tokens + completion_tokens``, as the proxy counted them."""
 
 
 class ReplyEnvelope(Reply):
     """The fields every reply and chunk of both endpoints carry around its choices."""
 
-    id: LenientStr = None
+    id: str | None = None
     """The reply's id."""
-    object: LenientStr = None
+    object: str | None = None
     """The object type (the proxy was seen to send ``"text.completion"``)."""
-    created: Timestamp = None
+    created: int | None = None
     """When it was created, in unix seconds."""
-    model: LenientStr = None
+    model: str | None = None
     """The model that generated it."""
-    system_fingerprint: LenientStr = None
+    system_fingerprint: str | None = None
     """The backend configuration the model ran with."""
-    usage: Annotated[Usage | None, Lenient] = None
+    usage: Usage | None = None
     """Token counts (in a stream, only on the last chunk with ``include_usage``)."""
-    policy_detections: Annotated[PolicyDetections | None, Lenient] = Field(
+    policy_detections: PolicyDetections | None = Field(
         default=None, alias="enkrypt_policy_detections"
     )
     """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
