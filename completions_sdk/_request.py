@@ -8,7 +8,6 @@ here, with the field, the rule and the value named, rather than at the proxy.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 import warnings
@@ -108,7 +107,11 @@ class RequestBase(BaseModel):
 
     @model_validator(mode="after")
     def _warn_about_likely_typos(self) -> Self:
-        for name in self.model_extra or ():
+        if not self.model_extra:
+            return self
+        import difflib  # only requests with unknown fields need it
+
+        for name in self.model_extra:
             close = difflib.get_close_matches(name, type(self).model_fields, n=1, cutoff=0.8)
             if close:
                 warnings.warn(
