@@ -124,7 +124,9 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
                 response=self.response,
             ) from None
         if chunk.model_extra and "error" in chunk.model_extra:
-            raise status_error(self.response, decode_error_body(data), secret=self._secret)
+            raise status_error(
+                self.response, decode_error_body(data), secret=self._secret, in_stream=True
+            )
         return chunk
 
     def absorb(self, chunk: ChunkT) -> ChunkT:

@@ -207,6 +207,10 @@ def _client(arguments: argparse.Namespace) -> Iterator[Client]:
 
     options: dict[str, Any] = {"tags": arguments.tags, "deployment": arguments.deployment}
     if os.environ.get("ENKRYPTAI_BASE_URL") or os.environ.get("ENKRYPTAI_API_KEY"):
+        if not (arguments.deployment or os.environ.get("ENKRYPTAI_DEPLOYMENT")):
+            raise ConfigurationError(
+                "No deployment given: pass --deployment NAME or set ENKRYPTAI_DEPLOYMENT"
+            )
         with Client(**options) as client:
             yield client
         return

@@ -65,9 +65,12 @@ def _is_timeout(error: httpx.HTTPError) -> bool:
 
 
 def status_error(
-    response: httpx.Response, body: Any, *, secret: str | None = None
+    response: httpx.Response, body: Any, *, secret: str | None = None, in_stream: bool = False
 ) -> APIStatusError:
-    """The SDK exception for an error reply whose body was decoded into ``body``."""
+    """The SDK exception for an error reply whose body was decoded into ``body``.
+
+    ``in_stream``: the error came as an event of a stream whose status was a success.
+    """
     error = _error_object(body)
     message = _message(error, body, response)
     error_type = _field(error, "type") or _field(error, "code")
@@ -79,6 +82,8 @@ def status_error(
             body = None
     detections = _detections(body, error)
     status = f"{response.status_code} {response.reason_phrase}".strip()
+    if in_stream:
+        status = "an error event in the stream"
     if detections is not None:
         return GuardrailViolation(
             f"Blocked by the proxy's guardrails ({status}): {message}",

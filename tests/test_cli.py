@@ -292,3 +292,11 @@ def test_the_emulator_on_a_taken_port_is_a_one_line_error(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in err
+
+
+def test_a_missing_deployment_is_explained_in_command_line_terms(
+    environment: EmulatorServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ENKRYPTAI_DEPLOYMENT")
+    assert main(["complete", "hi"]) == 2
+    assert "pass --deployment NAME or set ENKRYPTAI_DEPLOYMENT" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from pytest_httpx import HTTPXMock
 
 from completions_sdk import (
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     AsyncStream,
     GuardrailViolation,
@@ -172,12 +173,13 @@ def test_an_error_event_mid_stream_raises_the_typed_error(
     with pytest.raises(GuardrailViolation) as info:
         read_all(client)
     assert info.value.detections.flagged == ["input:toxicity", "input:injection_attack"]
+    assert "(an error event in the stream)" in str(info.value)
     assert len(httpx_mock.get_requests()) == 1
 
 
 def test_a_non_guardrail_error_event(client: Any, httpx_mock: HTTPXMock) -> None:
     httpx_mock.add_response(content=sse({"error": {"message": "model overloaded"}}), headers=SSE)
-    with pytest.raises(Exception, match="model overloaded"):
+    with pytest.raises(APIStatusError, match=r"^an error event in the stream: model overloaded"):
         read_all(client)
 
 
