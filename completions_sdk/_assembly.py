@@ -15,7 +15,7 @@ import httpx
 import pydantic
 from httpx_sse import ServerSentEvent
 
-from ._errors import decode_error_body, status_error
+from ._errors import decode_error_body, redact, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
 
@@ -115,12 +115,10 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         try:
             chunk: ChunkT = self.chunk_model.model_validate_json(data)
         except pydantic.ValidationError as exc:
-            excerpt = data  # a server may echo the request, key included
-            if self._secret:
-                excerpt = excerpt.replace(self._secret.encode(), b"[redacted]")
+            excerpt = redact(data.decode("utf-8", "replace"), self._secret)[:200]
             raise APIResponseValidationError(
                 f"A stream event is not a {self.chunk_model.__name__}: "
-                f"{exc.errors(include_url=False)[0]['msg']} (data: {excerpt[:200]!r})",
+                f"{exc.errors(include_url=False)[0]['msg']} (data: {excerpt!r})",
                 response=self.response,
             ) from None
         if chunk.model_extra and "error" in chunk.model_extra:

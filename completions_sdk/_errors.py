@@ -29,7 +29,7 @@ from ._exceptions import (
     error_class_for,
 )
 
-__all__ = ["decode_error_body", "status_error", "transport_error"]
+__all__ = ["decode_error_body", "redact", "status_error", "transport_error"]
 
 MAX_LITERAL_LENGTH = 64 * 1024
 """Longest string parsed as a Python literal: bounds the work a hostile body can cause."""
@@ -75,7 +75,7 @@ def status_error(
     message = _message(error, body, response)
     error_type = _field(error, "type") or _field(error, "code")
     if secret:  # a server may echo the request, key included
-        message = message.replace(secret, "[redacted]")
+        message = redact(message, secret)
         try:
             body = _redacted(body, secret)
         except RecursionError:  # too deep to search for the key: not kept
@@ -100,9 +100,14 @@ def status_error(
     return cls(text, response=response, body=body, error_type=error_type)
 
 
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with the API key replaced by ``[redacted]`` (a server may echo it back)."""
+    return text.replace(secret, "[redacted]") if secret else text
+
+
 def _redacted(value: Any, secret: str) -> Any:
     if isinstance(value, str):
-        return value.replace(secret, "[redacted]")
+        return redact(value, secret)
     if isinstance(value, dict):
         return {_redacted(k, secret): _redacted(v, secret) for k, v in value.items()}
     if isinstance(value, list):

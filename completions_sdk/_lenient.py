@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
-__all__ = ["Lenient", "repaired", "validate_leniently"]
+__all__ = ["Lenient", "validate_leniently"]
 
 T = TypeVar("T")
 _TEXT_FIELDS = frozenset({"text", "content", "refusal", "arguments"})

@@ -22,7 +22,7 @@ from typing_extensions import Self
 
 from ._detections import PolicyDetections
 from ._display import reply_html, reply_repr_args
-from ._lenient import repaired, validate_leniently
+from ._lenient import validate_leniently
 
 __all__ = [
     "Completion",
@@ -55,10 +55,7 @@ class Reply(BaseModel):
                 data = pydantic_core.from_json(json_data)
             except ValueError:
                 raise error from None
-            fixed = repaired(data, error)
-            if fixed is None:
-                raise
-        return cls.model_validate(fixed, **options)
+        return cls.model_validate(data, **options)  # repairs what it can
 
     @classmethod
     def model_validate(cls, obj: Any, **options: Any) -> Self:
