@@ -1,8 +1,8 @@
 """Decoding stream events into chunks, and chunks into a final reply (no I/O).
 
 A stream is data-only server-sent events ended by ``data: [DONE]``
-(``shared/spec/PROXY_API.md``, "Response body"). Events without data (only ``id:`` or
-``retry:`` fields, comments, keep-alives) are skipped; an event carrying an ``error`` raises
+(``shared/spec/PROXY_API.md``, "Response body"); ``_sse.py`` drops events without data
+(comments, keep-alives). An ``event: error`` event, or one carrying an ``error``, raises
 like an error reply; everything else is a chunk. ``StreamAssembler`` does the part both
 endpoints share; a subclass per endpoint knows how its choices grow.
 """
@@ -12,16 +12,15 @@ from __future__ import annotations
 from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
-import pydantic
-from httpx_sse import ServerSentEvent
 
-from ._errors import decode_error_body, redact, status_error
+from ._decode import decode, whole_body_as_chunk
+from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
 
 __all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler", "TextPieces"]
 
-DONE = "[DONE]"
+DONE = b"[DONE]"
 ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
 ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
@@ -78,53 +77,48 @@ class ChoiceParts:
 class StreamAssembler(Generic[ChunkT, ReplyT]):
     """Turns events into chunks and remembers what the final reply needs.
 
-    Only the pieces of text (and the like) are kept, never the chunk objects.
+    Only the pieces of text (and the like) are kept, never the chunk objects. A choice
+    index the request cannot produce (``max_choices``) is a protocol error, not data to
+    keep.
     """
 
     chunk_model: ClassVar[type[Any]]
     reply_model: ClassVar[type[Any]]
     parts_type: ClassVar[type[ChoiceParts]]
 
-    def __init__(self, response: httpx.Response, *, secret: str | None = None) -> None:
+    def __init__(
+        self, response: httpx.Response, *, secret: str | None = None, max_choices: int | None = None
+    ) -> None:
         self.response = response
         self.done = False
         self.chunks_received = 0
         self._secret = secret
+        self._max_choices = max_choices
         self._header: dict[str, Any] = {}
         self._choices: dict[int, ChoiceParts] = {}
         self._usage: Usage | None = None
         self._detections: Any = None
 
-    def decode(self, event: ServerSentEvent) -> ChunkT | None:
-        """The chunk an event carries; ``None`` for ``[DONE]`` and events without data."""
-        data = event.data
-        if not data:
-            return None
+    def decode(self, event: tuple[bytes, bytes]) -> ChunkT | None:
+        """The chunk an event carries; ``None`` for ``[DONE]``.
+
+        An ``event: error`` event is an error whatever its data holds.
+        """
+        kind, data = event
         if data == DONE:
             self.done = True
             return None
-        return self.absorb(self._parse(data.encode()))
+        if kind == b"error":
+            body = decode_error_body(data)
+            raise status_error(self.response, body, secret=self._secret, in_stream=True)
+        chunk = decode(self.chunk_model, data, self.response, secret=self._secret, in_stream=True)
+        return self.absorb(chunk)
 
     def decode_body(self, content: bytes) -> ChunkT:
         """A reply that was plain JSON instead of a stream, as one final chunk."""
-        chunk = self.absorb(self._parse(content))
+        data = whole_body_as_chunk(content)
+        chunk = self.absorb(decode(self.chunk_model, data, self.response, secret=self._secret))
         self.done = True
-        return chunk
-
-    def _parse(self, data: bytes) -> ChunkT:
-        try:
-            chunk: ChunkT = self.chunk_model.model_validate_json(data)
-        except pydantic.ValidationError as exc:
-            excerpt = redact(data.decode("utf-8", "replace"), self._secret)[:200]
-            raise APIResponseValidationError(
-                f"A stream event is not a {self.chunk_model.__name__}: "
-                f"{exc.errors(include_url=False)[0]['msg']} (data: {excerpt!r})",
-                response=self.response,
-            ) from None
-        if chunk.model_extra and "error" in chunk.model_extra:
-            raise status_error(
-                self.response, decode_error_body(data), secret=self._secret, in_stream=True
-            )
         return chunk
 
     def absorb(self, chunk: ChunkT) -> ChunkT:
@@ -145,8 +139,18 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         for choice in getattr(chunk, "choices", ()):
             parts = self._choices.get(choice.index)
             if parts is None:
+                self._check_index(choice.index)
                 parts = self._choices[choice.index] = self.parts_type()
             parts.add(choice)
+
+    def _check_index(self, index: int) -> None:
+        limit = self._max_choices
+        if limit is not None and not 0 <= index < limit:
+            raise APIResponseValidationError(
+                f"A stream event carries choice index {index}, but the request can produce "
+                f"{limit} choice{'' if limit == 1 else 's'} (n per prompt): a protocol error",
+                response=self.response,
+            )
 
     def _final_choices(self) -> list[dict[str, Any]]:
         return [parts.to_dict(index) for index, parts in sorted(self._choices.items())]

@@ -8,19 +8,18 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from ._body import BodyReader, ResponseLimits, content_encoding
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
-from ._core import PreparedCall, prepare_call
-from ._endpoints import Endpoint
-from ._models import ReplyEnvelope
-from ._request import RequestBase
+from ._core import PreparedCall
+from ._decode import unreadable
 from ._retry import Deadline, RetryPolicy
+from ._sse import UnreadableBody
+from ._transport import bound_reads, renew_after_fork
 from ._types import Tags, TimeoutTypes
 
 __all__ = ["BaseClient", "HttpClient"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 
 
 class BaseClient(Generic[HttpClient]):
@@ -44,6 +43,7 @@ class BaseClient(Generic[HttpClient]):
         retry_policy: RetryPolicy | None = None,
         deadline: float | None = None,
         default_headers: Mapping[str, str] | None = None,
+        response_limits: ResponseLimits | None = None,
         http_client: HttpClient | None = None,
     ) -> None:
         """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
@@ -61,6 +61,8 @@ class BaseClient(Generic[HttpClient]):
             retry_policy: backoff, ``Retry-After`` cap and sleep functions.
             deadline: seconds for a whole call, attempts and waits included.
             default_headers: more headers sent with every request.
+            response_limits: the most bytes of a reply, an error reply or a stream event
+                kept in memory (default ``ResponseLimits()``: 64 MiB, 1 MiB, 8 MiB).
             http_client: your own ``httpx`` client (you keep the job of closing it).
 
         Raises:
@@ -78,22 +80,34 @@ class BaseClient(Generic[HttpClient]):
             deadline=deadline,
             default_headers=default_headers,
         )
+        self._limits = response_limits or ResponseLimits()
+        self._closed = False
         self._owns_http = http_client is None
-        self._http = self._new_http_client() if http_client is None else http_client
-        self._merged_headers = self._merge_headers()
+        self._use(http_client)
+        renew_after_fork(self)
 
     def _new_http_client(self) -> HttpClient:
         raise NotImplementedError
 
-    def _prepare(
-        self,
-        endpoint: Endpoint[ChunkT, ReplyT],
-        request: RequestBase | None,
-        arguments: Mapping[str, Any],
-        *,
-        stream: bool = False,
-    ) -> PreparedCall[ChunkT, ReplyT]:
-        return prepare_call(self._config, endpoint, request, arguments, stream=stream)
+    def _use(self, http_client: HttpClient | None) -> None:
+        self._http = self._new_http_client() if http_client is None else http_client
+        # Only the SDK's own pools read through the deadline-bounded streams.
+        self._bounded_reads = http_client is None and bound_reads(self._http)
+        self._merged_headers = self._merge_headers()
+
+    def _after_fork(self) -> None:
+        # The parent's sockets are left as they are (closing them would end the parent's
+        # connections too); the child opens its own. A client of the user's own cannot be
+        # renewed: see docs/configuration.md, "Processes and event loops".
+        if self._owns_http:
+            self._use(None)
+
+    def _stream_settings(self) -> dict[str, Any]:
+        return {
+            "secret": self._secret,
+            "limits": self._limits,
+            "bounded_reads": self._bounded_reads,
+        }
 
     def _merge_headers(self) -> tuple[tuple[dict[str, str], httpx.Headers], ...]:
         # The httpx client's headers merged with the SDK's, once; only for a client the
@@ -107,9 +121,11 @@ class BaseClient(Generic[HttpClient]):
             merged.append((headers, both))
         return tuple(merged)
 
-    def _build_request(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Request:
+    def _build_request(
+        self, http: HttpClient, call: PreparedCall[Any, Any], deadline: Deadline
+    ) -> httpx.Request:
         timeout = deadline.timeout(call.timeout)
-        if not self._http.cookies:
+        if not http.cookies:
             # What build_request would build, without merging URL and headers per call
             # (about 15 µs); calls with header overrides, or cookies to send, take the
             # general path.
@@ -122,9 +138,17 @@ class BaseClient(Generic[HttpClient]):
                         headers=merged,
                         extensions={"timeout": timeout.as_dict()},
                     )
-        return self._http.build_request(
+        return http.build_request(
             "POST", call.url, content=call.content, headers=call.headers, timeout=timeout
         )
+
+    def _reader(self, response: httpx.Response, *, error: bool) -> BodyReader:
+        reader = BodyReader(content_encoding(response), self._limits, error=error)
+        try:
+            reader.check_length(response.headers.get("content-length"))
+        except UnreadableBody as exc:
+            raise unreadable(exc, response) from None
+        return reader
 
     @property
     def _secret(self) -> str:
@@ -143,7 +167,7 @@ class BaseClient(Generic[HttpClient]):
     @property
     def is_closed(self) -> bool:
         """Whether the client's connections have been closed."""
-        return self._http.is_closed
+        return self._closed if self._owns_http else self._http.is_closed
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._config!r})"
@@ -156,12 +180,15 @@ class BaseClient(Generic[HttpClient]):
                 f"a {type(self).__name__} built with http_client= cannot be pickled: "
                 "its connections belong to you; pickle one without it"
             )
-        return {"config": self._config}
+        return {"config": self._config, "limits": self._limits}
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        config = state["config"]
+        config, limits = state["config"], state.get("limits", ResponseLimits())
         assert isinstance(config, ClientConfig)
+        assert isinstance(limits, ResponseLimits)
         self._config = config
+        self._limits = limits
+        self._closed = False
         self._owns_http = True
-        self._http = self._new_http_client()
-        self._merged_headers = self._merge_headers()
+        self._use(None)
+        renew_after_fork(self)

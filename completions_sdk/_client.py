@@ -8,7 +8,8 @@ over to ``_reply`` or a stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncGenerator, Iterable
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -17,16 +18,19 @@ from typing_extensions import Self, Unpack
 
 from ._base_client import BaseClient
 from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
+from ._body import aiter_raw, iter_raw
 from ._chat_models import ChatCompletion, ChatCompletionChunk
 from ._chat_request import ChatCompletionRequest
-from ._core import PreparedCall, parse_reply, raise_for_status
+from ._core import PreparedCall, failure, parse_reply, prepare_call, read_error
+from ._decode import unreadable
 from ._endpoints import CHAT, COMPLETIONS
-from ._errors import transport_error
 from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk, ReplyEnvelope
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
+from ._sse import UnreadableBody
 from ._streaming import AsyncStream, Stream
+from ._transport import bind_expiry, close_with_loop, reclaim_orphans, reset_expiry
 from ._types import ChatArgs, CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
@@ -44,6 +48,9 @@ class Client(BaseClient[httpx.Client]):
 
     def _new_http_client(self) -> httpx.Client:
         return httpx.Client(timeout=self._config.timeout, follow_redirects=False)
+
+    def _pool(self) -> httpx.Client:
+        return self._http
 
     def complete(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
@@ -63,7 +70,7 @@ class Client(BaseClient[httpx.Client]):
             APIStatusError: another error reply (a subclass per status).
             APIConnectionError: no complete reply (``APITimeoutError`` on timeouts).
         """
-        return self._reply(self._prepare(COMPLETIONS, request, arguments))
+        return self._reply(prepare_call(self._config, COMPLETIONS, request, arguments))
 
     def stream(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
@@ -78,8 +85,8 @@ class Client(BaseClient[httpx.Client]):
             pydantic.ValidationError: an invalid field (``best_of`` cannot be streamed).
             IncompleteStreamError: (while iterating) the stream broke before its end.
         """
-        call = self._prepare(COMPLETIONS, request, arguments, stream=True)
-        return Stream(call, self._send_streaming, secret=self._secret)
+        call = prepare_call(self._config, COMPLETIONS, request, arguments, stream=True)
+        return Stream(call, self._send, **self._stream_settings())
 
     def chat(
         self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
@@ -89,7 +96,7 @@ class Client(BaseClient[httpx.Client]):
         Takes a ``ChatCompletionRequest`` or its fields, and the same per-call options
         and exceptions as ``complete``.
         """
-        return self._reply(self._prepare(CHAT, request, arguments))
+        return self._reply(prepare_call(self._config, CHAT, request, arguments))
 
     def stream_chat(
         self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
@@ -98,8 +105,8 @@ class Client(BaseClient[httpx.Client]):
 
         Works like ``stream``; ``get_final_completion()`` joins content and tool calls.
         """
-        call = self._prepare(CHAT, request, arguments, stream=True)
-        return Stream(call, self._send_streaming, secret=self._secret)
+        call = prepare_call(self._config, CHAT, request, arguments, stream=True)
+        return Stream(call, self._send, **self._stream_settings())
 
     @overload
     def complete_many(
@@ -155,32 +162,50 @@ class Client(BaseClient[httpx.Client]):
         return batch.outcomes
 
     def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
-        deadline = Deadline(call.deadline)
-        response = call_with_retries(call.retry, deadline, lambda: self._send(call, deadline))
-        return parse_reply(response, self._config, call.endpoint.reply_model)
-
-    def _send(
-        self, call: PreparedCall[Any, Any], deadline: Deadline, *, stream: bool = False
-    ) -> httpx.Response:
-        request = self._build_request(call, deadline)
+        deadline = Deadline(call.deadline_seconds)
+        token = bind_expiry(deadline.expires)
         try:
-            response = self._http.send(request, stream=stream)
-            if stream and not response.is_success:
-                try:
-                    response.read()
-                finally:
-                    response.close()
+            return call_with_retries(call.retry, deadline, lambda: self._attempt(call, deadline))
+        finally:
+            reset_expiry(token)
+
+    def _attempt(self, call: PreparedCall[Any, ReplyT], deadline: Deadline) -> ReplyT:
+        response = self._send(call, deadline)
+        content = self._read(response, deadline, error=False)
+        return parse_reply(call, response, content, self._secret)
+
+    def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
+        """The reply, its body still to read; an error reply is read and raised."""
+        http = self._pool()
+        request = self._build_request(http, call, deadline)
+        try:
+            response = http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, request) from exc
-        raise_for_status(response, self._config)
+            raise failure(exc, request, deadline) from exc
+        if not response.is_success:
+            raise read_error(response, self._read(response, deadline, error=True), self._secret)
         return response
 
-    def _send_streaming(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
-        return self._send(call, deadline, stream=True)
+    def _read(self, response: httpx.Response, deadline: Deadline, *, error: bool) -> bytes:
+        raw_chunks = iter_raw(response)
+        try:
+            reader = self._reader(response, error=error)
+            for raw in raw_chunks:
+                if not reader.feed(raw):
+                    break
+        except httpx.HTTPError as exc:
+            raise failure(exc, response.request, deadline) from exc
+        except UnreadableBody as exc:
+            raise unreadable(exc, response) from None
+        finally:
+            raw_chunks.close()
+            response.close()
+        return reader.content()
 
     def close(self) -> None:
         """Close the connections (only those of an ``httpx.Client`` this client created)."""
         if self._owns_http:
+            self._closed = True
             self._http.close()
 
     def __enter__(self) -> Self:
@@ -203,8 +228,34 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         ...     completion = await client.complete(model="m", prompt="hi")
     """
 
+    _loop: asyncio.AbstractEventLoop | None = None
+    _loop_closers: tuple[AsyncGenerator[None, None], ...] = ()
+
     def _new_http_client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=self._config.timeout, follow_redirects=False)
+
+    async def _pool(self) -> httpx.AsyncClient:
+        # A pool's connections belong to the event loop that opened them: a client used
+        # under a second loop (asyncio.run twice, pytest-asyncio's loop per test) gets a
+        # pool of its own there, and each is closed when its loop ends.
+        if self._owns_http and not self._closed:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # not asyncio (trio): one pool, as httpx has it
+                return self._http
+            if loop is not self._loop:
+                if self._loop is not None:
+                    self._use(None)
+                self._loop = loop
+                closer = close_with_loop(self._http)
+                await anext(closer)
+                live = tuple(c for c in self._loop_closers if getattr(c, "ag_frame", None))
+                self._loop_closers = (*live, closer)
+        return self._http
+
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._loop = None
 
     async def complete(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
@@ -213,7 +264,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
         See ``Client.complete`` for the arguments and the exceptions.
         """
-        return await self._reply(self._prepare(COMPLETIONS, request, arguments))
+        return await self._reply(prepare_call(self._config, COMPLETIONS, request, arguments))
 
     def stream(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
@@ -222,8 +273,8 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
         See ``Client.stream``; use ``async with client.stream(...) as stream``.
         """
-        call = self._prepare(COMPLETIONS, request, arguments, stream=True)
-        return AsyncStream(call, self._send_streaming, secret=self._secret)
+        call = prepare_call(self._config, COMPLETIONS, request, arguments, stream=True)
+        return AsyncStream(call, self._send, **self._stream_settings())
 
     async def chat(
         self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
@@ -232,7 +283,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
         See ``Client.chat``.
         """
-        return await self._reply(self._prepare(CHAT, request, arguments))
+        return await self._reply(prepare_call(self._config, CHAT, request, arguments))
 
     def stream_chat(
         self, request: ChatCompletionRequest | None = None, /, **arguments: Unpack[ChatArgs]
@@ -241,8 +292,8 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
         See ``Client.stream_chat``.
         """
-        call = self._prepare(CHAT, request, arguments, stream=True)
-        return AsyncStream(call, self._send_streaming, secret=self._secret)
+        call = prepare_call(self._config, CHAT, request, arguments, stream=True)
+        return AsyncStream(call, self._send, **self._stream_settings())
 
     @overload
     async def complete_many(
@@ -291,36 +342,57 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         return batch.outcomes
 
     async def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
-        deadline = Deadline(call.deadline)
-        response = await async_call_with_retries(
-            call.retry, deadline, lambda: self._send(call, deadline)
-        )
-        return parse_reply(response, self._config, call.endpoint.reply_model)
-
-    async def _send(
-        self, call: PreparedCall[Any, Any], deadline: Deadline, *, stream: bool = False
-    ) -> httpx.Response:
-        request = self._build_request(call, deadline)
+        deadline = Deadline(call.deadline_seconds)
+        token = bind_expiry(deadline.expires)
         try:
-            response = await self._http.send(request, stream=stream)
-            if stream and not response.is_success:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
+            return await async_call_with_retries(
+                call.retry, deadline, lambda: self._attempt(call, deadline)
+            )
+        finally:
+            reset_expiry(token)
+
+    async def _attempt(self, call: PreparedCall[Any, ReplyT], deadline: Deadline) -> ReplyT:
+        response = await self._send(call, deadline)
+        content = await self._read(response, deadline, error=False)
+        return parse_reply(call, response, content, self._secret)
+
+    async def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
+        """The reply, its body still to read; an error reply is read and raised."""
+        http = await self._pool()
+        request = self._build_request(http, call, deadline)
+        try:
+            response = await http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, request) from exc
-        raise_for_status(response, self._config)
+            raise failure(exc, request, deadline) from exc
+        except asyncio.CancelledError:
+            reclaim_orphans(http)  # encode/httpcore#1093: see _transport.py
+            raise
+        if not response.is_success:
+            raise read_error(
+                response, await self._read(response, deadline, error=True), self._secret
+            )
         return response
 
-    async def _send_streaming(
-        self, call: PreparedCall[Any, Any], deadline: Deadline
-    ) -> httpx.Response:
-        return await self._send(call, deadline, stream=True)
+    async def _read(self, response: httpx.Response, deadline: Deadline, *, error: bool) -> bytes:
+        raw_chunks = aiter_raw(response)
+        try:
+            reader = self._reader(response, error=error)
+            async for raw in raw_chunks:
+                if not reader.feed(raw):
+                    break
+        except httpx.HTTPError as exc:
+            raise failure(exc, response.request, deadline) from exc
+        except UnreadableBody as exc:
+            raise unreadable(exc, response) from None
+        finally:
+            await raw_chunks.aclose()
+            await response.aclose()
+        return reader.content()
 
     async def close(self) -> None:
         """Close the connections (only those of an ``httpx.AsyncClient`` this client created)."""
         if self._owns_http:
+            self._closed = True
             await self._http.aclose()
 
     async def __aenter__(self) -> Self:

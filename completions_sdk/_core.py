@@ -7,18 +7,18 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import httpx
-import pydantic
 
 from ._config import ClientConfig, as_timeout, check_deadline
+from ._decode import check_choice_count, decode
 from ._endpoints import Endpoint
-from ._errors import decode_error_body, status_error
-from ._exceptions import APIResponseValidationError, ConfigurationError
+from ._errors import decode_error_body, status_error, transport_error
+from ._exceptions import APIStatusError, CompletionsError, ConfigurationError
 from ._models import ReplyEnvelope
 from ._request import RequestBase
-from ._retry import RetryPolicy
+from ._retry import Deadline, RetryPolicy
 from ._types import RequestOptions
 
-__all__ = ["PreparedCall", "parse_reply", "prepare_call", "raise_for_status"]
+__all__ = ["PreparedCall", "failure", "parse_reply", "prepare_call", "read_error"]
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
 ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
@@ -35,8 +35,10 @@ class PreparedCall(Generic[ChunkT, ReplyT]):
     headers: dict[str, str] = field(repr=False)  # the API key is among them
     timeout: httpx.Timeout
     retry: RetryPolicy
-    deadline: float | None
+    deadline_seconds: float | None
     request: RequestBase
+    max_choices: int
+    """The most choices the request can produce: ``n`` per prompt."""
 
 
 def prepare_call(
@@ -45,7 +47,7 @@ def prepare_call(
     request: RequestBase | None,
     arguments: Mapping[str, Any],
     *,
-    stream: bool,
+    stream: bool = False,
 ) -> PreparedCall[ChunkT, ReplyT]:
     """Validate a call's request and options; raises before anything is sent."""
     options: dict[str, Any] = {}
@@ -65,9 +67,20 @@ def prepare_call(
         headers=_headers(config, options, stream=stream),
         timeout=timeout,
         retry=retry,
-        deadline=check_deadline(options["deadline"]) if "deadline" in options else config.deadline,
+        deadline_seconds=(
+            check_deadline(options["deadline"]) if "deadline" in options else config.deadline
+        ),
         request=body,
+        max_choices=_max_choices(body),
     )
+
+
+def _max_choices(request: RequestBase) -> int:
+    n = max(getattr(request, "n", None) or 1, getattr(request, "best_of", None) or 1)
+    prompt = getattr(request, "prompt", None)
+    if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int):
+        return int(n) * len(prompt)  # a list of prompts, not one prompt of token ids
+    return int(n)
 
 
 def _headers(config: ClientConfig, options: dict[str, Any], *, stream: bool) -> dict[str, str]:
@@ -108,31 +121,30 @@ def _body(
     return model(**{**request.model_dump(exclude_unset=True), **fields})
 
 
-def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
-    """Raise the SDK's exception for an error reply; the body must have been read."""
-    if response.is_success:
-        return
-    body = decode_error_body(response.content)
-    raise status_error(response, body, secret=config.api_key.get_secret_value())
+def read_error(response: httpx.Response, content: bytes, secret: str | None) -> APIStatusError:
+    """The SDK's exception for an error reply whose (bounded) body is ``content``."""
+    readable = httpx.Response(
+        response.status_code,
+        headers=[(k, v) for k, v in response.headers.raw if k.lower() != b"content-encoding"],
+        content=content,
+        request=response.request,
+        extensions=response.extensions,
+    )
+    return status_error(readable, decode_error_body(content), secret=secret)
 
 
-def parse_reply(response: httpx.Response, config: ClientConfig, model: type[ReplyT]) -> ReplyT:
+def parse_reply(
+    call: PreparedCall[Any, ReplyT], response: httpx.Response, content: bytes, secret: str | None
+) -> ReplyT:
     """The reply in a successful response; an ``error`` in a 200 body still raises."""
-    try:
-        reply = model.model_validate_json(response.content)
-    except pydantic.ValidationError as exc:
-        raise APIResponseValidationError(
-            f"The proxy's reply is not a {model.__name__} ({_describe(response)}): "
-            f"{exc.errors(include_url=False)[0]['msg']}",
-            response=response,
-        ) from None
-    extra = reply.model_extra
-    if extra and "error" in extra:
-        body = decode_error_body(response.content)
-        raise status_error(response, body, secret=config.api_key.get_secret_value())
+    check_choice_count(content, call.max_choices, response)
+    reply = decode(call.endpoint.reply_model, content, response, secret=secret)
+    check_choice_count(reply, call.max_choices, response)
     return reply
 
 
-def _describe(response: httpx.Response) -> str:
-    kind = response.headers.get("content-type", "no content type")
-    return f"{response.status_code}, {kind}, {len(response.content)} bytes"
+def failure(error: httpx.HTTPError, request: httpx.Request, deadline: Deadline) -> CompletionsError:
+    """The SDK's exception for a failed send or read: a passed deadline says so."""
+    if deadline.passed():
+        return deadline.error(request)
+    return transport_error(error, request)

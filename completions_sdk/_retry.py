@@ -162,23 +162,33 @@ def _number(value: str) -> float | None:
 class Deadline:
     """The time left for a whole call (attempts and waits together)."""
 
-    __slots__ = ("_expires", "seconds")
+    __slots__ = ("expires", "seconds")
 
     def __init__(self, seconds: float | None) -> None:
         self.seconds = seconds
-        self._expires = None if seconds is None else time.monotonic() + seconds
+        self.expires = None if seconds is None else time.monotonic() + seconds
+        """The ``time.monotonic()`` by which the call must end (``None``: no deadline)."""
 
     def remaining(self) -> float:
         """Seconds left (``inf`` without a deadline)."""
-        return math.inf if self._expires is None else self._expires - time.monotonic()
+        return math.inf if self.expires is None else self.expires - time.monotonic()
+
+    def passed(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.expires is not None and self.expires <= time.monotonic()
+
+    def error(self, request: httpx.Request | None = None) -> APITimeoutError:
+        """The error of a call that ran out of time."""
+        seconds = f"{self.seconds:g} s " if self.seconds is not None else ""
+        return APITimeoutError(f"The call's deadline of {seconds}has passed", request=request)
 
     def timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
         """``timeout`` shortened so that no phase outlives the deadline."""
-        if self._expires is None:
+        if self.expires is None:
             return timeout
         left = self.remaining()
         if left <= 0:
-            raise APITimeoutError(f"The call's deadline of {self.seconds:g} s has passed")
+            raise self.error()
         return httpx.Timeout(
             connect=_at_most(timeout.connect, left),
             read=_at_most(timeout.read, left),

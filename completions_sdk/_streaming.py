@@ -1,60 +1,62 @@
-"""``Stream`` and ``AsyncStream``: typed chunk iterators over httpx-sse.
+"""``Stream`` and ``AsyncStream``: typed chunk iterators over a reply's server-sent events.
 
-Both open their reply lazily (on entering the ``with`` block or on the first ``next``),
-retry only until the first chunk is in hand (after that the user has seen text and a
-retry would repeat it), and close the reply when the stream ends, breaks or is exited.
+Both open their reply lazily (on entering the ``with`` block, on ``await``, or on the first
+``next``), retry only until the first chunk is in hand (after that the user has seen text
+and a retry would repeat it), and close the reply when the stream ends, breaks or is
+exited. The call's deadline bounds the start, the first chunk included; after it, each read
+is bounded by the read timeout. At ``data: [DONE]`` the loop ends: the rest of the body is
+read only while it is already there (``DONE_GRACE``), else the connection is closed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+)
 from typing import Any, Generic, TypeVar
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
 from typing_extensions import Self
 
 from ._assembly import StreamAssembler
+from ._body import BodyDecoder, BodyReader, ResponseLimits, aiter_raw, content_encoding, iter_raw
 from ._core import PreparedCall
+from ._decode import unreadable
 from ._errors import transport_error
 from ._exceptions import CompletionsError, request_id_from
 from ._models import ReplyEnvelope
 from ._retry import Deadline, async_call_with_retries, call_with_retries
+from ._sse import SSEDecoder, UnreadableBody
+from ._transport import bind_expiry, bind_expiry_within, reset_expiry
 
 __all__ = ["AsyncStream", "Stream"]
 
 ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
 ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
 
-
-def _is_event_stream(response: httpx.Response) -> bool:
-    return "text/event-stream" in response.headers.get("content-type", "")
-
-
-_DRAIN_EVENTS = 16
-"""How many events after ``[DONE]`` are read (and dropped) to reach the end of the body.
+DONE_GRACE = 0.25
+"""Seconds the rest of a body may take after ``[DONE]`` before its connection is closed.
 
 httpcore reuses a connection only when its reply was read to the end; the proxy ends the
-body right after ``[DONE]``, so this normally reads just the chunked terminator. The bound
-keeps a server that goes on sending from holding the stream open.
+body right after ``[DONE]`` (the chunked terminator usually comes in the same packet), so
+this normally costs nothing. A server that keeps the body open, or keeps sending comments,
+costs at most this, and its connection is closed rather than reused.
 """
+_DONE_READS = 16
+"""At most this many reads after ``[DONE]``, for a server that trickles comments."""
 
 
-def _drain(events: Iterator[ServerSentEvent]) -> None:
-    with contextlib.suppress(httpx.HTTPError):  # the text is complete: nothing to report
-        for _ in itertools.islice(events, _DRAIN_EVENTS):
-            pass
-
-
-async def _adrain(events: AsyncIterator[ServerSentEvent]) -> None:
-    with contextlib.suppress(httpx.HTTPError):
-        count = 0
-        async for _ in events:
-            count += 1
-            if count >= _DRAIN_EVENTS:
-                break
+def _is_event_stream(response: httpx.Response) -> bool:
+    return "text/event-stream" in response.headers.get("content-type", "").lower()
 
 
 def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler[Any, Any]) -> CompletionsError:
@@ -63,53 +65,139 @@ def _interrupted(error: httpx.HTTPError, assembler: StreamAssembler[Any, Any]) -
     return assembler.incomplete(str(error) or type(error).__name__)
 
 
+class _Reading:
+    """How a stream reads its reply: size limits, and whether the end may be awaited."""
+
+    __slots__ = ("body", "encoding", "limits", "sse", "wait_for_end")
+
+    def __init__(self, response: httpx.Response, limits: ResponseLimits, *, bounded: bool) -> None:
+        self.limits = limits
+        self.wait_for_end = bounded
+        """Whether reads are bounded by the expiry, so the end of the body may be awaited."""
+        self.encoding = content_encoding(response)
+        self.body: BodyDecoder | None = None
+        self.sse = SSEDecoder(limits.max_event_bytes)
+
+    def whole_body(self, response: httpx.Response) -> BodyReader:
+        reader = BodyReader(self.encoding, self.limits, error=False)
+        reader.check_length(response.headers.get("content-length"))
+        return reader
+
+    def events_in(self, raw: bytes) -> list[tuple[bytes, bytes]]:
+        if self.body is None:  # made here, so that an unknown coding fails in the loop
+            self.body = BodyDecoder(self.encoding)
+        if self.body.is_identity:
+            return self.sse.feed(raw)
+        return [event for piece in self.body.decode(raw) for event in self.sse.feed(piece)]
+
+    def events(self, raw_chunks: Iterable[bytes]) -> Generator[tuple[bytes, bytes], None, None]:
+        for raw in raw_chunks:
+            yield from self.events_in(raw)
+        yield from self.sse.end()
+
+    async def aevents(
+        self, raw_chunks: AsyncIterable[bytes]
+    ) -> AsyncGenerator[tuple[bytes, bytes], None]:
+        async for raw in raw_chunks:
+            for event in self.events_in(raw):
+                yield event
+        for event in self.sse.end():
+            yield event
+
+
 # The chunk generators are functions, not methods: a generator holding ``self`` would make
 # a reference cycle, and an abandoned sync stream would then wait for the cycle collector
 # instead of closing its connection as soon as the loop drops it.
 
 
-def _chunks_of(assembler: StreamAssembler[ChunkT, ReplyT]) -> Generator[ChunkT, None, None]:
+def _chunks_of(
+    assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading
+) -> Generator[ChunkT, None, None]:
     response = assembler.response
+    raw_chunks = iter_raw(response)
     try:
         if not _is_event_stream(response):
-            yield assembler.decode_body(response.read())
+            body = reading.whole_body(response)
+            for raw in raw_chunks:
+                body.feed(raw)
+            yield assembler.decode_body(body.content())
             return
-        events = EventSource(response).iter_sse()
+        events = reading.events(raw_chunks)
         for event in events:
             chunk = assembler.decode(event)
             if assembler.done:
-                _drain(events)
+                events.close()
+                if reading.wait_for_end:
+                    _read_to_end(raw_chunks)
                 return
             if chunk is not None:
                 yield chunk
     except httpx.HTTPError as exc:
         raise _interrupted(exc, assembler) from exc
+    except UnreadableBody as exc:
+        raise unreadable(exc, response) from None
     finally:
+        raw_chunks.close()
         response.close()
     raise assembler.incomplete("the connection closed")
 
 
+def _read_to_end(raw_chunks: Iterator[bytes]) -> None:
+    token = bind_expiry_within(DONE_GRACE)
+    try:
+        with contextlib.suppress(httpx.HTTPError):  # the text is complete: nothing to report
+            for _ in itertools.islice(raw_chunks, _DONE_READS):
+                pass
+    finally:
+        reset_expiry(token)
+
+
 async def _achunks_of(
-    assembler: StreamAssembler[ChunkT, ReplyT],
+    assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading
 ) -> AsyncGenerator[ChunkT, None]:
     response = assembler.response
+    raw_chunks = aiter_raw(response)
     try:
         if not _is_event_stream(response):
-            yield assembler.decode_body(await response.aread())
+            body = reading.whole_body(response)
+            async for raw in raw_chunks:
+                body.feed(raw)
+            yield assembler.decode_body(body.content())
             return
-        events = EventSource(response).aiter_sse()
-        async for event in events:
-            chunk = assembler.decode(event)
-            if assembler.done:
-                await _adrain(events)
-                return
-            if chunk is not None:
-                yield chunk
+        events = reading.aevents(raw_chunks)
+        try:
+            async for event in events:
+                chunk = assembler.decode(event)
+                if assembler.done:
+                    await events.aclose()
+                    if reading.wait_for_end:
+                        await _aread_to_end(raw_chunks)
+                    return
+                if chunk is not None:
+                    yield chunk
+        finally:
+            await events.aclose()
     except httpx.HTTPError as exc:
         raise _interrupted(exc, assembler) from exc
+    except UnreadableBody as exc:
+        raise unreadable(exc, response) from None
     finally:
+        await raw_chunks.aclose()
         await response.aclose()
     raise assembler.incomplete("the connection closed")
+
+
+async def _aread_to_end(raw_chunks: AsyncIterator[bytes]) -> None:
+    token = bind_expiry_within(DONE_GRACE)
+    try:
+        with contextlib.suppress(httpx.HTTPError):
+            count = 0
+            async for _ in raw_chunks:
+                count += 1
+                if count >= _DONE_READS:
+                    break
+    finally:
+        reset_expiry(token)
 
 
 class _StreamBase(Generic[ChunkT, ReplyT]):
@@ -117,9 +205,18 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
 
     _assembler: StreamAssembler[ChunkT, ReplyT] | None = None
 
-    def __init__(self, call: PreparedCall[ChunkT, ReplyT], *, secret: str) -> None:
+    def __init__(
+        self,
+        call: PreparedCall[ChunkT, ReplyT],
+        *,
+        secret: str,
+        limits: ResponseLimits,
+        bounded_reads: bool,
+    ) -> None:
         self._call = call
         self._secret = secret
+        self._limits = limits
+        self._bounded_reads = bounded_reads
         self._first: ChunkT | None = None
         self._failure: CompletionsError | None = None
         """What ended the stream early; raised again by every later read."""
@@ -158,8 +255,13 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         return f"{type(self).__name__}(POST {self._call.endpoint.path}, {state})"
 
     def _new_assembler(self, response: httpx.Response) -> StreamAssembler[ChunkT, ReplyT]:
-        self._assembler = self._call.endpoint.assembler(response, secret=self._secret)
+        self._assembler = self._call.endpoint.assembler(
+            response, secret=self._secret, max_choices=self._call.max_choices
+        )
         return self._assembler
+
+    def _reading(self, response: httpx.Response) -> _Reading:
+        return _Reading(response, self._limits, bounded=self._bounded_reads)
 
 
 class Stream(_StreamBase[ChunkT, ReplyT]):
@@ -176,24 +278,26 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
         self,
         call: PreparedCall[ChunkT, ReplyT],
         open_reply: Callable[[PreparedCall[Any, Any], Deadline], httpx.Response],
-        *,
-        secret: str,
+        **reading: Any,
     ) -> None:
-        super().__init__(call, secret=secret)
+        super().__init__(call, **reading)
         self._open_reply = open_reply
         self._chunks: Generator[ChunkT, None, None] | None = None
 
     def _start(self) -> None:
-        deadline = Deadline(self._call.deadline)
+        deadline = Deadline(self._call.deadline_seconds)
+        token = bind_expiry(deadline.expires)  # the deadline bounds the first chunk too
         try:
             call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
         except CompletionsError as exc:
             self._failure = exc
             raise
+        finally:
+            reset_expiry(token)
 
     def _try_start(self, deadline: Deadline) -> None:
         response = self._open_reply(self._call, deadline)
-        self._chunks = _chunks_of(self._new_assembler(response))
+        self._chunks = _chunks_of(self._new_assembler(response), self._reading(response))
         self._first = next(self._chunks, None)  # closes the reply itself on failure
 
     def __iter__(self) -> Iterator[ChunkT]:
@@ -257,15 +361,15 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
         self,
         call: PreparedCall[ChunkT, ReplyT],
         open_reply: Callable[[PreparedCall[Any, Any], Deadline], Awaitable[httpx.Response]],
-        *,
-        secret: str,
+        **reading: Any,
     ) -> None:
-        super().__init__(call, secret=secret)
+        super().__init__(call, **reading)
         self._open_reply = open_reply
         self._chunks: AsyncGenerator[ChunkT, None] | None = None
 
     async def _start(self) -> None:
-        deadline = Deadline(self._call.deadline)
+        deadline = Deadline(self._call.deadline_seconds)
+        token = bind_expiry(deadline.expires)  # the deadline bounds the first chunk too
         try:
             await async_call_with_retries(
                 self._call.retry, deadline, lambda: self._try_start(deadline)
@@ -273,10 +377,12 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
         except CompletionsError as exc:
             self._failure = exc
             raise
+        finally:
+            reset_expiry(token)
 
     async def _try_start(self, deadline: Deadline) -> None:
         response = await self._open_reply(self._call, deadline)
-        self._chunks = _achunks_of(self._new_assembler(response))
+        self._chunks = _achunks_of(self._new_assembler(response), self._reading(response))
         self._first = await anext(self._chunks, None)
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:
@@ -322,6 +428,14 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
         if self._chunks is None:
             await self._start()
         return self
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        """``stream = await client.stream(...)`` starts the stream and returns it.
+
+        The habit of openai's ``await client.completions.create(..., stream=True)``;
+        ``async with`` is still the way to be sure the connection is released.
+        """
+        return self.__aenter__().__await__()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

@@ -193,7 +193,7 @@ def test_connection_closed_before_done(client: Any, httpx_mock: HTTPXMock) -> No
     body = sse(chunk(" Once"), chunk(" upon"), chunk(" x", index=1), done=False)
     httpx_mock.add_response(stream=Pieces([body]), headers=SSE)
     with pytest.raises(IncompleteStreamError, match="ended before data: \\[DONE\\]") as info:
-        read_all(client)
+        read_all(client, n=2)
     assert info.value.partial_text == " Once upon"
     assert info.value.partial_texts == {0: " Once upon", 1: " x"}
     assert len(httpx_mock.get_requests()) == 1  # text was delivered: never retried

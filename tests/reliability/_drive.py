@@ -51,11 +51,18 @@ class Received:
             self.texts[choice.index] = self.texts.get(choice.index, "") + choice.text
 
 
+N_CHOICES = 16
+"""``n`` of the requests: the replies made up here use choice indexes below it (a reply
+with more choices than the request can produce is a protocol error)."""
+
+
 def receive(client: Client | AsyncAdapter, mode: Mode = "stream", **arguments: Any) -> Received:
     """Call ``complete`` or read a whole ``stream``; an SDK error is returned, not raised."""
     if isinstance(client, AsyncAdapter):
         return client.run(areceive(client.client, mode, **arguments))  # type: ignore[no-any-return]
     arguments.setdefault("model", "m")
+    if mode == "stream":
+        arguments.setdefault("n", N_CHOICES)
     received = Received()
     try:
         if mode == "complete":
@@ -74,6 +81,8 @@ def receive(client: Client | AsyncAdapter, mode: Mode = "stream", **arguments: A
 async def areceive(client: AsyncClient, mode: Mode = "stream", **arguments: Any) -> Received:
     """``receive`` for an ``AsyncClient``."""
     arguments.setdefault("model", "m")
+    if mode == "stream":
+        arguments.setdefault("n", N_CHOICES)
     received = Received()
     try:
         if mode == "complete":

@@ -1,0 +1,125 @@
+"""The one decode step: a body's bytes become a reply or a chunk, or the SDK's error.
+
+Replies, stream chunks and a stream answered with a whole body all pass here: validate
+(leniently: a field of an unexpected shape is repaired, not fatal), then raise the error a
+body carries. A body that is not UTF-8 is read with U+FFFD in place of the bad bytes, the
+same for a reply and a stream. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import httpx
+import pydantic
+import pydantic_core
+
+from ._errors import decode_error_body, redact, status_error
+from ._exceptions import APIResponseValidationError
+from ._sse import UnreadableBody
+
+__all__ = ["check_choice_count", "decode", "unreadable", "whole_body_as_chunk"]
+
+ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
+_EXCERPT = 200
+
+
+def decode(
+    model: type[ModelT],
+    data: bytes,
+    response: httpx.Response,
+    *,
+    secret: str | None,
+    in_stream: bool = False,
+) -> ModelT:
+    """``data`` validated as ``model``; raises the error it carries, if any."""
+    try:
+        body = model.model_validate_json(data)
+    except pydantic.ValidationError as exc:
+        body = _repaired(model, data, exc, response, secret=secret, in_stream=in_stream)
+    extra = body.model_extra
+    if extra and "error" in extra:
+        raise status_error(response, decode_error_body(data), secret=secret, in_stream=in_stream)
+    return body
+
+
+def _repaired(
+    model: type[ModelT],
+    data: bytes,
+    error: pydantic.ValidationError,
+    response: httpx.Response,
+    *,
+    secret: str | None,
+    in_stream: bool,
+) -> ModelT:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        try:
+            return model.model_validate_json(data.decode("utf-8", "replace"))
+        except pydantic.ValidationError as exc:
+            error = exc
+    reason = error.errors(include_url=False)[0]["msg"]
+    if in_stream:
+        excerpt = redact(data[:_EXCERPT].decode("utf-8", "replace"), secret)
+        message = f"A stream event is not a {model.__name__}: {reason} (data: {excerpt!r})"
+    else:
+        kind = response.headers.get("content-type", "no content type")
+        where = f"{response.status_code}, {kind}, {len(data)} bytes"
+        message = f"The proxy's reply is not a {model.__name__} ({where}): {reason}"
+    raise APIResponseValidationError(message, response=response) from None
+
+
+def unreadable(error: UnreadableBody, response: httpx.Response) -> APIResponseValidationError:
+    """The error for a body past a size limit, or in a coding that cannot be read."""
+    return APIResponseValidationError(str(error), response=response)
+
+
+def whole_body_as_chunk(data: bytes) -> bytes:
+    """A whole reply's body shaped as one chunk: a chat ``message`` becomes a ``delta``.
+
+    For a stream request answered with one JSON reply instead of events.
+    """
+    try:
+        body = pydantic_core.from_json(data)
+    except ValueError:
+        return data  # decode() reports it
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list):
+        return data
+    reshaped = False
+    for choice in choices:
+        if isinstance(choice, dict) and "delta" not in choice and "message" in choice:
+            choice["delta"] = choice.pop("message")
+            reshaped = True
+    return pydantic_core.to_json(body) if reshaped else data
+
+
+_SCAN_FROM = 64 * 1024
+"""Bodies smaller than this cannot hold enough choices to matter: not scanned."""
+
+
+def check_choice_count(
+    reply: bytes | pydantic.BaseModel, limit: int, response: httpx.Response
+) -> None:
+    """Refuse a reply with more choices than the request can produce.
+
+    Given the raw bytes of a large body, counts the ``"index"`` keys first (a C-speed
+    scan; inside JSON strings quotes are escaped), so that a million choices are refused
+    before they cost a gigabyte of objects; given the reply, counts its choices exactly.
+    """
+    if isinstance(reply, bytes):
+        if len(reply) < _SCAN_FROM:
+            return
+        count = reply.count(b'"index"')
+        if count <= 2 * limit + 64:  # room for "index" keys of fields this SDK doesn't know
+            return
+    else:
+        count = len(getattr(reply, "choices", None) or ())
+        if count <= limit:
+            return
+    raise APIResponseValidationError(
+        f"The reply holds {'about ' if isinstance(reply, bytes) else ''}{count:,} choices, "
+        f"but the request can produce {limit} (n per prompt): a protocol error",
+        response=response,
+    )

@@ -1,0 +1,267 @@
+"""What the SDK adds under httpx: reads bounded by a call's deadline, pools reclaimed after
+a cancellation, and fresh pools in a forked child.
+
+httpx bounds each read by a timeout, not a call: a server that trickles a byte a second
+keeps a call alive for ever. The SDK's own clients read through ``_BoundedStream``, which
+shortens every read, write and connect to the time left before the call's expiry (a
+context variable the shells set around their I/O); past it, the read fails as a timeout
+and httpcore closes the connection.
+
+httpcore 1.0.x leaves a connection orphaned when a request is cancelled between taking a
+connection from the pool and sending on it (encode/httpcore#1093): neither idle nor closed,
+owned by no request, it holds a pool slot for ever. ``reclaim_orphans`` closes such
+connections after a cancellation.
+
+Both reach into httpcore's pool (``_network_backend``, ``_connections``, ``_requests``);
+``tests/test_transport.py`` fails loudly if a new httpcore moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+import time
+import weakref
+from collections.abc import AsyncGenerator, Iterable
+from typing import Any, Protocol
+
+import httpcore
+import httpx
+from httpcore._backends.base import SOCKET_OPTION
+
+__all__ = [
+    "bind_expiry",
+    "bind_expiry_within",
+    "bound_reads",
+    "close_with_loop",
+    "reclaim_orphans",
+    "renew_after_fork",
+    "reset_expiry",
+]
+
+_expiry: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "completions_sdk_expiry", default=None
+)
+"""The ``time.monotonic()`` at which the current call must end, or ``None``."""
+
+bind_expiry = _expiry.set
+reset_expiry = _expiry.reset
+
+
+def bind_expiry_within(seconds: float) -> contextvars.Token[float | None]:
+    """Bind an expiry ``seconds`` from now, or the current one if it is sooner."""
+    expires = time.monotonic() + seconds
+    current = _expiry.get()
+    return _expiry.set(expires if current is None or current > expires else current)
+
+
+def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
+    expires = _expiry.get()
+    if expires is None:
+        return timeout
+    left = expires - time.monotonic()
+    if left <= 0:
+        raise error("the call's deadline has passed")
+    return left if timeout is None or timeout > left else timeout
+
+
+class _BoundedStream(httpcore.NetworkStream):
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _BoundedStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _AsyncBoundedStream(httpcore.AsyncNetworkStream):
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        stream = await self._stream.start_tls(ssl_context, server_hostname, bounded)
+        return _AsyncBoundedStream(stream)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _BoundedBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, bounded, local_address, socket_options)
+        return _BoundedStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        return _BoundedStream(self._backend.connect_unix_socket(path, bounded, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _AsyncBoundedBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        stream = await self._backend.connect_tcp(host, port, bounded, local_address, socket_options)
+        return _AsyncBoundedStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        bounded = _bounded(timeout, httpcore.ConnectTimeout)
+        stream = await self._backend.connect_unix_socket(path, bounded, socket_options)
+        return _AsyncBoundedStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def _pools(client: httpx.Client | httpx.AsyncClient) -> list[Any]:
+    transports = [client._transport, *client._mounts.values()]
+    return [pool for t in transports if (pool := getattr(t, "_pool", None)) is not None]
+
+
+def bound_reads(client: httpx.Client | httpx.AsyncClient) -> bool:
+    """Make every read of ``client``'s pools end by the current call's expiry.
+
+    Returns ``False`` (nothing changed) when a pool is not httpcore's, e.g. a transport
+    of the user's own: deadlines then bound each read, not the call.
+    """
+    pools = _pools(client)
+    if not pools or not all(hasattr(pool, "_network_backend") for pool in pools):
+        return False
+    for pool in pools:
+        backend = pool._network_backend
+        if isinstance(backend, (_BoundedBackend, _AsyncBoundedBackend)):
+            continue
+        if isinstance(backend, httpcore.AsyncNetworkBackend):
+            pool._network_backend = _AsyncBoundedBackend(backend)
+        else:
+            pool._network_backend = _BoundedBackend(backend)
+    return True
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def reclaim_orphans(client: httpx.AsyncClient) -> int:
+    """Close the connections that no request owns and that are neither idle nor closed.
+
+    Called after a cancelled send: such a connection was orphaned by the cancellation
+    (encode/httpcore#1093). Returns how many were reclaimed.
+    """
+    reclaimed = 0
+    for pool in _pools(client):
+        connections = getattr(pool, "_connections", None)
+        requests = getattr(pool, "_requests", None)
+        if connections is None or requests is None:
+            continue
+        owned = {id(request.connection) for request in requests}
+        for connection in list(connections):
+            if id(connection) in owned or connection.is_idle() or connection.is_closed():
+                continue
+            connections.remove(connection)
+            task = asyncio.get_running_loop().create_task(connection.aclose())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
+            reclaimed += 1
+    return reclaimed
+
+
+async def close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Started once under a loop, closes ``http`` when that loop ends.
+
+    ``asyncio.run`` (and ``asyncio.Runner``, so pytest-asyncio) finalises the async
+    generators of its loop before closing it: the pool is closed while its loop can
+    still run the closing.
+    """
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
+class _Forkable(Protocol):
+    def _after_fork(self) -> None: ...
+
+
+_forkables: weakref.WeakSet[_Forkable] = weakref.WeakSet()
+
+
+def renew_after_fork(owner: _Forkable) -> None:
+    """Call ``owner._after_fork()`` in the child of every ``os.fork()`` while it lives.
+
+    A pool's sockets are shared with the parent after a fork: a child that used them would
+    read the parent's replies (gunicorn ``--preload``, Celery prefork, multiprocessing's
+    ``fork``). The child drops them, unclosed: closing would end the parent's too.
+    """
+    _forkables.add(owner)
+
+
+def _after_fork_in_child() -> None:
+    for owner in list(_forkables):
+        owner._after_fork()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which cannot fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
