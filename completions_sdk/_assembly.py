@@ -17,13 +17,15 @@ from httpx_sse import ServerSentEvent
 
 from ._errors import decode_error_body, redact, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
-from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
+from ._lenient import lenient_validate
+from ._models import Completion, CompletionChoice, CompletionChunk
+from ._reply_base import ProxyBody, Usage
 
 __all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler", "TextPieces"]
 
 DONE = "[DONE]"
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
 
 
@@ -113,7 +115,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
 
     def _parse(self, data: bytes) -> ChunkT:
         try:
-            chunk: ChunkT = self.chunk_model.model_validate_json(data)
+            chunk: ChunkT = lenient_validate(self.chunk_model, data)
         except pydantic.ValidationError as exc:
             excerpt = redact(data.decode("utf-8", "replace"), self._secret)[:200]
             raise APIResponseValidationError(
@@ -176,7 +178,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         }
         if self._detections is not None:
             body["enkrypt_policy_detections"] = self._detections
-        reply: ReplyT = self.reply_model.model_validate(body)
+        reply: ReplyT = lenient_validate(self.reply_model, body)
         return reply
 
 

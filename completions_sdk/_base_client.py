@@ -11,16 +11,16 @@ from pydantic import SecretStr
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall, prepare_call
 from ._endpoints import Endpoint
-from ._models import ReplyEnvelope
-from ._request import RequestBase
+from ._reply_base import ProxyBody
+from ._request_base import RequestBase
 from ._retry import Deadline, RetryPolicy
 from ._types import Tags, TimeoutTypes
 
 __all__ = ["BaseClient", "HttpClient"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 
 
 class BaseClient(Generic[HttpClient]):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator, with_config
 from typing_extensions import NotRequired, Required, Self, TypedDict
 
-from ._request import RequestBase, _rule
+from ._request_base import RequestBase, rule
 
 __all__ = [
     "AssistantMessage",
@@ -187,13 +187,13 @@ class ChatCompletionRequest(RequestBase):
     @model_validator(mode="after")
     def _check_chat_combinations(self) -> Self:
         if self.top_logprobs is not None and not self.logprobs:
-            raise _rule(
+            raise rule(
                 "top_logprobs_without_logprobs",
                 "top_logprobs needs logprobs=True (got logprobs={logprobs})",
                 logprobs=self.logprobs,
             )
         if self.tool_choice not in (None, "none") and not self.tools:
-            raise _rule(
+            raise rule(
                 "tool_choice_without_tools",
                 "tool_choice={tool_choice} needs tools",
                 tool_choice=self.tool_choice,

@@ -23,7 +23,8 @@ from ._core import PreparedCall, parse_reply, raise_for_status
 from ._endpoints import CHAT, COMPLETIONS
 from ._errors import transport_error
 from ._exceptions import CompletionsError
-from ._models import Completion, CompletionChunk, ReplyEnvelope
+from ._models import Completion, CompletionChunk
+from ._reply_base import ProxyBody
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._streaming import AsyncStream, Stream
@@ -31,7 +32,7 @@ from ._types import ChatArgs, CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
 
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 
 
 class Client(BaseClient[httpx.Client]):

@@ -13,16 +13,17 @@ from ._config import ClientConfig, as_timeout, check_deadline
 from ._endpoints import Endpoint
 from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, ConfigurationError
-from ._models import ReplyEnvelope
-from ._request import RequestBase
+from ._lenient import lenient_validate
+from ._reply_base import ProxyBody
+from ._request_base import RequestBase
 from ._retry import RetryPolicy
 from ._types import RequestOptions
 
 __all__ = ["PreparedCall", "parse_reply", "prepare_call", "raise_for_status"]
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
 def parse_reply(response: httpx.Response, config: ClientConfig, model: type[ReplyT]) -> ReplyT:
     """The reply in a successful response; an ``error`` in a 200 body still raises."""
     try:
-        reply = model.model_validate_json(response.content)
+        reply = lenient_validate(model, response.content)
     except pydantic.ValidationError as exc:
         raise APIResponseValidationError(
             f"The proxy's reply is not a {model.__name__} ({_describe(response)}): "

@@ -20,13 +20,13 @@ from ._assembly import StreamAssembler
 from ._core import PreparedCall
 from ._errors import transport_error
 from ._exceptions import CompletionsError, request_id_from
-from ._models import ReplyEnvelope
+from ._reply_base import ProxyBody
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 
 __all__ = ["AsyncStream", "Stream"]
 
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
