@@ -10,26 +10,37 @@ from typing import Annotated
 from pydantic import Field, model_validator
 from typing_extensions import Self
 
-from ._request_base import RequestBase, rule
+from ._request_base import RequestBase
+from ._request_rules import one_of, rule
 
 __all__ = ["CompletionRequest", "Prompt"]
 
 Prompt = str | list[str] | list[int] | list[list[int]]
 """A prompt: text, a batch of texts, token ids, or a batch of token-id lists."""
 
+_ONE_KIND = one_of(
+    "prompt",
+    "a string, a list of strings, a list of token ids or a list of token-id lists",
+    hint="a prompt list holds only strings, only token ids or only token-id lists",
+)
+
 
 class CompletionRequest(RequestBase):
     """The body of ``POST /ai-proxy/completions``.
 
     Only the fields you set are sent. Unknown keyword arguments are accepted and sent
-    as given, for server features newer than this SDK.
+    as given, for server features newer than this SDK; a field of the chat endpoint
+    (``messages``, ``tools``, ...) is an error that names ``client.chat()``.
 
     Examples:
         >>> CompletionRequest(model="gpt-3.5-turbo-instruct", prompt="Say hi", max_tokens=16)
         CompletionRequest(model='gpt-3.5-turbo-instruct', max_tokens=16, prompt='Say hi')
     """
 
-    prompt: Prompt | None = None
+    endpoint_name = "completions"
+    client_methods = ("complete", "stream")
+
+    prompt: Annotated[Prompt, _ONE_KIND] | None = None
     """The prompt(s): a string, list of strings, list of token ids, or list of token-id lists."""
     best_of: Annotated[int, Field(ge=1, le=20)] | None = None
     """Candidates generated server-side; must exceed ``n``; cannot be streamed."""

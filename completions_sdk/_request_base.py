@@ -12,19 +12,28 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
+from pydantic_core import InitErrorDetails
 from typing_extensions import Self, TypedDict
 
-__all__ = ["RequestBase", "StreamOptions", "UnknownFieldWarning", "rule"]
+from ._request_rules import one_of, rule
+
+__all__ = ["RequestBase", "StreamOptions", "UnknownFieldWarning"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
+MAX_STOP_SEQUENCES = 4
 StopSequence = Annotated[str, Field(min_length=1)]
+Stop = Annotated[
+    StopSequence | Annotated[list[StopSequence], Field(max_length=MAX_STOP_SEQUENCES)],
+    one_of(
+        "stop", f"a string or a list of up to {MAX_STOP_SEQUENCES} strings", items="stop sequences"
+    ),
+]
 TokenId = Annotated[int, Strict(False)]  # JSON-style "50256" keys are the documented form
 TokenBias = Annotated[float, Field(ge=-100, le=100)]
 
@@ -59,13 +68,14 @@ def _user_stacklevel() -> int:
     return level
 
 
-def rule(code: str, message: str, **values: Any) -> PydanticCustomError:
-    """The error of a broken rule: ``message`` formatted with ``values``, raised in a validator."""
-    return PydanticCustomError(code, message, values)
-
-
 class RequestBase(BaseModel):
     """The body fields both endpoints (completions and chat) take, with their rules."""
+
+    endpoint_name: ClassVar[str] = ""
+    """What a subclass's endpoint is called in messages: ``"completions"``, ``"chat"``."""
+    client_methods: ClassVar[tuple[str, str]] = ("", "")
+    """The client methods that send a subclass's body: without and with streaming."""
+    _by_endpoint: ClassVar[dict[str, type[RequestBase]]] = {}
 
     model_config = ConfigDict(
         extra="allow",
@@ -91,7 +101,7 @@ class RequestBase(BaseModel):
     """Penalty on tokens that already appeared, -2.0 to 2.0."""
     seed: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | None = None
     """Best-effort deterministic sampling seed (signed 64-bit)."""
-    stop: StopSequence | Annotated[list[StopSequence], Field(max_length=4)] | None = None
+    stop: Stop | None = None
     """Up to 4 sequences where generation stops."""
     stream: bool | None = None
     """Stream the reply as server-sent events; set for you by the streaming methods."""
@@ -104,10 +114,17 @@ class RequestBase(BaseModel):
     user: str | None = None
     """An identifier of your end user, for abuse monitoring."""
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if "endpoint_name" in cls.__dict__:  # an endpoint's own body, not a user's subclass of it
+            RequestBase._by_endpoint[cls.endpoint_name] = cls
+
     @model_validator(mode="after")
-    def _warn_about_likely_typos(self) -> Self:
+    def _check_unknown_fields(self) -> Self:
         if not self.model_extra:
             return self
+        self._refuse_other_endpoints_fields(self.model_extra)
         import difflib  # only requests with unknown fields need it
 
         for name in self.model_extra:
@@ -120,6 +137,27 @@ class RequestBase(BaseModel):
                     stacklevel=_user_stacklevel(),
                 )
         return self
+
+    def _refuse_other_endpoints_fields(self, extra: dict[str, Any]) -> None:
+        # Sent as an unknown field, messages= on complete() would be answered as a text
+        # completion without a word: name the method that takes it instead.
+        own = type(self).model_fields
+        lines: list[InitErrorDetails] = []
+        for other in RequestBase._by_endpoint.values():
+            if isinstance(self, other):
+                continue
+            method = other.client_methods[1 if self.stream else 0]
+            for name in [n for n in extra if n in other.model_fields and n not in own]:
+                error = rule(
+                    "field_of_another_endpoint",
+                    "{field} is a {endpoint} field: use client.{method}(...)",
+                    field=name,
+                    endpoint=other.endpoint_name,
+                    method=method,
+                )
+                lines.append(InitErrorDetails(type=error, loc=(name,), input=extra[name]))
+        if lines:
+            raise ValidationError.from_exception_data(type(self).__name__, lines)
 
     @model_validator(mode="after")
     def _check_stream_options(self) -> Self:
