@@ -29,6 +29,7 @@ Path = tuple[str | int, ...]
 _TEXT_FIELDS = frozenset({"text", "content", "refusal", "arguments"})
 _MAX_PASSES = 3
 _LEAVE_OUT = object()
+_JSON_TEXT = (bytes, bytearray, str)
 
 
 def lenient_validate(model: type[ModelT], data: Any) -> ModelT:
@@ -42,7 +43,7 @@ def lenient_validate(model: type[ModelT], data: Any) -> ModelT:
         pydantic.ValidationError: what no repair fixes (invalid JSON, a body that is not
             an object, a choice that is not an object).
     """
-    text = isinstance(data, bytes | bytearray | str)
+    text = isinstance(data, _JSON_TEXT)
     try:  # the plain path: no Python call per field
         return model.model_validate_json(data) if text else model.model_validate(data)
     except ValidationError as first:

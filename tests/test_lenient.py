@@ -136,3 +136,16 @@ def test_an_odd_chunk_goes_through_the_lenient_step(monkeypatch: pytest.MonkeyPa
     chunk = CompletionAssembler(response).decode(ServerSentEvent(data=json.dumps(event)))
     assert chunk is not None and chunk.text == "hi" and chunk.choices[0].finish_reason is None
     assert repairs == [event]
+
+
+def test_the_final_reply_of_a_stream_keeps_the_detections_as_sent() -> None:
+    sent = {"output_guardrails": {"details": {"nsfw": {"sfw": "odd", "nsfw": 0.1}}}}
+    event = {"choices": [{"text": "hi", "index": 0}], "enkrypt_policy_detections": sent}
+    response = httpx.Response(200, request=httpx.Request("POST", "http://127.0.0.1"))
+    assembler = CompletionAssembler(response)
+    assembler.decode(ServerSentEvent(data=json.dumps(event)))
+    detections = assembler.final_reply().policy_detections
+    assert detections is not None and detections.raw == sent
+    report = detections.output_guardrails
+    assert report is not None and report.details is not None and report.details.nsfw is not None
+    assert (report.details.nsfw.sfw, report.details.nsfw.nsfw) == (None, 0.1)
