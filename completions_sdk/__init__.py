@@ -57,8 +57,10 @@ from ._exceptions import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs, Usage
-from ._request import CompletionRequest, StreamOptions, UnknownFieldWarning
+from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs
+from ._reply_base import Usage
+from ._request import CompletionRequest
+from ._request_base import StreamOptions, UnknownFieldWarning
 from ._retry import RetryPolicy
 from ._streaming import AsyncStream, Stream
 from ._types import ChatArgs, ChatFields, CompletionArgs, CompletionFields, RequestOptions

@@ -16,13 +16,15 @@ import httpx
 from ._decode import decode, whole_body_as_chunk
 from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
-from ._models import Completion, CompletionChoice, CompletionChunk, ReplyEnvelope, Usage
+from ._lenient import lenient_validate
+from ._models import Completion, CompletionChoice, CompletionChunk
+from ._reply_base import ProxyBody, Usage
 
 __all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler", "TextPieces"]
 
 DONE = b"[DONE]"
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
 
 
@@ -180,7 +182,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         }
         if self._detections is not None:
             body["enkrypt_policy_detections"] = self._detections
-        reply: ReplyT = self.reply_model.model_validate(body)
+        reply: ReplyT = lenient_validate(self.reply_model, body)
         return reply
 
 

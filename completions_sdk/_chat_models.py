@@ -1,7 +1,8 @@
 """Chat reply models: ``ChatCompletion``, ``ChatCompletionChunk`` and their parts.
 
-As lenient as the completion models (``_models.py``): unknown fields kept, free strings
-for roles and finish reasons, parts of an unexpected shape become ``None``.
+Built on the same base as the completion models (``_reply_base.py``): unknown fields
+kept, free strings for roles and finish reasons; the decode paths read them with
+``lenient_validate``, so parts of an unexpected shape become ``None``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from ._chat_request import AssistantMessage, ToolCallParam
-from ._models import Reply, ReplyEnvelope
+from ._reply_base import ProxyBody, WireModel
 
 __all__ = [
     "ChatChoice",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class FunctionCallInfo(Reply):
+class FunctionCallInfo(WireModel):
     """The function a tool call invokes."""
 
     name: str | None = None
@@ -37,7 +38,7 @@ class FunctionCallInfo(Reply):
     """The arguments as the model wrote them: JSON text, not always valid."""
 
 
-class ToolCall(Reply):
+class ToolCall(WireModel):
     """A tool call in a reply."""
 
     id: str | None = None
@@ -62,7 +63,7 @@ class ToolCall(Reply):
         return json.loads(arguments or "{}")
 
 
-class ChatLogprobs(Reply):
+class ChatLogprobs(WireModel):
     """Log probabilities of the reply's tokens."""
 
     content: list[dict[str, Any]] | None = None
@@ -71,7 +72,7 @@ class ChatLogprobs(Reply):
     """The same for a refusal."""
 
 
-class ChatMessage(Reply):
+class ChatMessage(WireModel):
     """The model's reply message."""
 
     role: str | None = None
@@ -95,7 +96,7 @@ class ChatMessage(Reply):
         return message
 
 
-class ChatChoice(Reply):
+class ChatChoice(WireModel):
     """One generated reply."""
 
     index: int = 0
@@ -107,7 +108,7 @@ class ChatChoice(Reply):
     logprobs: ChatLogprobs | None = None
 
 
-class ChatCompletion(ReplyEnvelope):
+class ChatCompletion(ProxyBody):
     """A chat completion reply (OpenAI's ``chat.completion`` object, plus detections)."""
 
     choices: list[ChatChoice] = Field(default_factory=list)
@@ -130,7 +131,7 @@ class ChatCompletion(ReplyEnvelope):
         return []
 
 
-class ToolCallDelta(Reply):
+class ToolCallDelta(WireModel):
     """A piece of a tool call in a streamed chunk (joined by ``index``)."""
 
     index: int = 0
@@ -142,7 +143,7 @@ class ToolCallDelta(Reply):
     """The name (first piece) and a piece of the arguments."""
 
 
-class ChatDelta(Reply):
+class ChatDelta(WireModel):
     """What a streamed chunk adds to a choice's message."""
 
     role: str | None = None
@@ -154,7 +155,7 @@ class ChatDelta(Reply):
     refusal: str | None = None
 
 
-class ChatChunkChoice(Reply):
+class ChatChunkChoice(WireModel):
     """One choice's piece in a streamed chunk."""
 
     index: int = 0
@@ -166,7 +167,7 @@ class ChatChunkChoice(Reply):
     logprobs: ChatLogprobs | None = None
 
 
-class ChatCompletionChunk(ReplyEnvelope):
+class ChatCompletionChunk(ProxyBody):
     """One event of a streamed chat completion."""
 
     choices: list[ChatChunkChoice] = Field(default_factory=list)

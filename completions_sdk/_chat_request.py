@@ -12,7 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator, with_config
 from typing_extensions import NotRequired, Required, Self, TypedDict
 
-from ._request import RequestBase, _rule
+from ._request_base import RequestBase
+from ._request_rules import one_of, rule
 
 __all__ = [
     "AssistantMessage",
@@ -49,6 +50,10 @@ class ImagePart(TypedDict):
 
 
 ContentPart = Annotated[TextPart | ImagePart, Field(discriminator="type")]
+TextContent = Annotated[str | list[TextPart], one_of("content", "a string or a list of text parts")]
+UserContent = Annotated[
+    str | list[ContentPart], one_of("content", "a string or a list of content parts")
+]
 
 
 @with_config(_OPEN)
@@ -56,7 +61,7 @@ class SystemMessage(TypedDict):
     """Instructions for the model."""
 
     role: Required[Literal["system"]]
-    content: Required[str | list[TextPart]]
+    content: Required[TextContent]
     name: NotRequired[str]
 
 
@@ -65,7 +70,7 @@ class UserMessage(TypedDict):
     """A message from the user."""
 
     role: Required[Literal["user"]]
-    content: Required[str | list[ContentPart]]
+    content: Required[UserContent]
     name: NotRequired[str]
 
 
@@ -91,7 +96,7 @@ class AssistantMessage(TypedDict, total=False):
     """An earlier reply of the model (text and/or tool calls)."""
 
     role: Required[Literal["assistant"]]
-    content: str | list[TextPart] | None
+    content: TextContent | None
     tool_calls: list[ToolCallParam]
     name: str
 
@@ -101,7 +106,7 @@ class ToolMessage(TypedDict):
     """The result of a tool call."""
 
     role: Literal["tool"]
-    content: str | list[TextPart]
+    content: TextContent
     tool_call_id: str
 
 
@@ -140,6 +145,10 @@ class NamedToolChoice(TypedDict):
 
 ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 """Whether and which tool the model must call."""
+_TOOL_CHOICE = one_of(
+    "tool_choice",
+    "'none', 'auto', 'required' or {'type': 'function', 'function': {'name': ...}}",
+)
 
 
 @with_config(_OPEN)
@@ -162,10 +171,17 @@ validation takes lists only, so a tuple becomes one."""
 class ChatCompletionRequest(RequestBase):
     """The body of ``POST /ai-proxy/chat/completions``.
 
+    Unknown fields are sent as given, as for ``CompletionRequest``; a field of the
+    completions endpoint (``prompt``, ``suffix``, ...) is an error that names
+    ``client.complete()``.
+
     Examples:
         >>> ChatCompletionRequest(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
         ChatCompletionRequest(model='gpt-4o-mini', messages=[{'role': 'user', 'content': 'hi'}])
     """
+
+    endpoint_name = "chat"
+    client_methods = ("chat", "stream_chat")
 
     messages: Annotated[list[ChatMessageParam], Field(min_length=1), AsList]
     """The conversation so far, oldest first."""
@@ -179,7 +195,7 @@ class ChatCompletionRequest(RequestBase):
     """``{"type": "json_object"}`` or a JSON schema the reply must follow."""
     tools: Annotated[list[ToolParam] | None, AsList] = None
     """Functions the model may call."""
-    tool_choice: ToolChoice | None = None
+    tool_choice: Annotated[ToolChoice, _TOOL_CHOICE] | None = None
     """``"none"``, ``"auto"``, ``"required"`` or a named function."""
     parallel_tool_calls: bool | None = None
     """Whether the model may call several tools at once."""
@@ -187,13 +203,13 @@ class ChatCompletionRequest(RequestBase):
     @model_validator(mode="after")
     def _check_chat_combinations(self) -> Self:
         if self.top_logprobs is not None and not self.logprobs:
-            raise _rule(
+            raise rule(
                 "top_logprobs_without_logprobs",
                 "top_logprobs needs logprobs=True (got logprobs={logprobs})",
                 logprobs=self.logprobs,
             )
         if self.tool_choice not in (None, "none") and not self.tools:
-            raise _rule(
+            raise rule(
                 "tool_choice_without_tools",
                 "tool_choice={tool_choice} needs tools",
                 tool_choice=self.tool_choice,

@@ -23,7 +23,8 @@ import pydantic
 from ._batch import iter_completed
 from ._client import Client
 from ._exceptions import CompletionsError
-from ._request import CompletionRequest, UnknownFieldWarning
+from ._request import CompletionRequest
+from ._request_base import UnknownFieldWarning
 
 __all__ = ["run_batch"]
 

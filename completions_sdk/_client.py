@@ -25,7 +25,8 @@ from ._core import PreparedCall, failure, parse_reply, prepare_call, read_error
 from ._decode import unreadable
 from ._endpoints import CHAT, COMPLETIONS
 from ._exceptions import CompletionsError
-from ._models import Completion, CompletionChunk, ReplyEnvelope
+from ._models import Completion, CompletionChunk
+from ._reply_base import ProxyBody
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import UnreadableBody
@@ -35,7 +36,7 @@ from ._types import ChatArgs, CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
 
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 
 
 class Client(BaseClient[httpx.Client]):

@@ -13,16 +13,16 @@ from ._decode import check_choice_count, decode
 from ._endpoints import Endpoint
 from ._errors import decode_error_body, status_error, transport_error
 from ._exceptions import APIStatusError, CompletionsError, ConfigurationError
-from ._models import ReplyEnvelope
-from ._request import RequestBase
+from ._reply_base import ProxyBody
+from ._request_base import RequestBase
 from ._retry import Deadline, RetryPolicy
 from ._types import RequestOptions
 
 __all__ = ["PreparedCall", "failure", "parse_reply", "prepare_call", "read_error"]
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ import pydantic_core
 
 from ._errors import decode_error_body, redact, status_error
 from ._exceptions import APIResponseValidationError
+from ._lenient import lenient_validate
 from ._sse import UnreadableBody
 
 __all__ = ["check_choice_count", "decode", "unreadable", "whole_body_as_chunk"]
@@ -34,7 +35,7 @@ def decode(
 ) -> ModelT:
     """``data`` validated as ``model``; raises the error it carries, if any."""
     try:
-        body = model.model_validate_json(data)
+        body = lenient_validate(model, data)
     except pydantic.ValidationError as exc:
         body = _repaired(model, data, exc, response, secret=secret, in_stream=in_stream)
     extra = body.model_extra
@@ -56,7 +57,7 @@ def _repaired(
         data.decode()
     except UnicodeDecodeError:
         try:
-            return model.model_validate_json(data.decode("utf-8", "replace"))
+            return lenient_validate(model, data.decode("utf-8", "replace"))
         except pydantic.ValidationError as exc:
             error = exc
     reason = error.errors(include_url=False)[0]["msg"]

@@ -3,8 +3,10 @@
 The shape is only loosely documented and was seen to vary (``shared/spec/PROXY_API.md``,
 "Numbers in the sample replies"): scores as strings, ``summary.toxicity`` as ``{}`` or a
 list of names, keys no document mentions. So every typed part here is best effort: numeric
-strings are coerced, a part that does not fit its type becomes ``None`` instead of failing
-the whole reply, unknown keys are kept as extras, and ``raw`` always holds what was sent.
+strings are coerced, lists and maps in a summary are counted, unknown keys are kept as
+extras, and ``raw`` always holds what was sent. Read through ``lenient_validate`` (as the
+SDK does), a part that does not fit its type becomes ``None`` instead of failing the whole
+reply.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     PrivateAttr,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     model_validator,
 )
 
 from ._display import detections_html
-from ._lenient import Lenient
+from ._lenient import original_of
 
 __all__ = [
     "BiasDetection",
@@ -44,7 +47,7 @@ def _as_count(value: Any) -> Any:
     return value
 
 
-Count = Annotated[int | None, BeforeValidator(_as_count), Lenient]
+Count = Annotated[int | None, BeforeValidator(_as_count)]
 
 
 class _Part(BaseModel):
@@ -54,29 +57,29 @@ class _Part(BaseModel):
 class KeywordDetection(_Part):
     """Keyword detector result."""
 
-    detected_counts: Annotated[dict[str, int] | None, Lenient] = None
+    detected_counts: dict[str, int] | None = None
     """How often each blocked keyword occurred."""
     detected_keywords: Any = None
     """The keywords found, as the proxy lists them."""
-    redacted_text: Annotated[str | None, Lenient] = None
+    redacted_text: str | None = None
     """The text with the keywords masked."""
 
 
 class PolicyViolationDetection(_Part):
     """Policy violation check result."""
 
-    violating_policy: Annotated[str | None, Lenient] = None
+    violating_policy: str | None = None
     """The policy the text violates, if any."""
-    explanation: Annotated[str | None, Lenient] = None
+    explanation: str | None = None
     """Why the check found a violation."""
 
 
 class BiasDetection(_Part):
     """Bias check result."""
 
-    bias_detected: Annotated[bool | None, Lenient] = None
+    bias_detected: bool | None = None
     """Whether bias was found."""
-    debiased_text: Annotated[str | None, Lenient] = None
+    debiased_text: str | None = None
     """A rewrite without the bias, when the proxy offers one."""
 
 
@@ -92,32 +95,32 @@ class PiiDetection(_Part):
 class NsfwDetection(_Part):
     """Safe-for-work scores."""
 
-    sfw: Annotated[float | None, Lenient] = None
+    sfw: float | None = None
     """Score (0 to 1) that the text is safe for work."""
-    nsfw: Annotated[float | None, Lenient] = None
+    nsfw: float | None = None
     """Score (0 to 1) that it is not."""
 
 
 class InjectionAttackDetection(_Part):
     """Prompt-injection scores."""
 
-    safe: Annotated[float | None, Lenient] = None
+    safe: float | None = None
     """Score (0 to 1) that the prompt is benign."""
-    attack: Annotated[float | None, Lenient] = None
+    attack: float | None = None
     """Score (0 to 1) that it is a prompt-injection attack."""
 
 
 class GuardrailDetails(_Part):
     """Per-detector findings of one guardrail pass."""
 
-    keyword_detector: Annotated[KeywordDetection | None, Lenient] = None
-    policy_violation: Annotated[PolicyViolationDetection | None, Lenient] = None
-    bias: Annotated[BiasDetection | None, Lenient] = None
-    pii: Annotated[PiiDetection | None, Lenient] = None
-    nsfw: Annotated[NsfwDetection | None, Lenient] = None
-    toxicity: Annotated[dict[str, float] | list[str] | None, Lenient] = None
+    keyword_detector: KeywordDetection | None = None
+    policy_violation: PolicyViolationDetection | None = None
+    bias: BiasDetection | None = None
+    pii: PiiDetection | None = None
+    nsfw: NsfwDetection | None = None
+    toxicity: dict[str, float] | list[str] | None = None
     """Scores by category, or the names of the categories found."""
-    injection_attack: Annotated[InjectionAttackDetection | None, Lenient] = None
+    injection_attack: InjectionAttackDetection | None = None
     relevancy: Any = None
     hallucination: Any = None
 
@@ -144,9 +147,9 @@ class GuardrailSummary(_Part):
 class GuardrailReport(_Part):
     """One guardrail pass (input or output): details and summary."""
 
-    details: Annotated[GuardrailDetails | None, Lenient] = None
+    details: GuardrailDetails | None = None
     """What each detector found."""
-    summary: Annotated[GuardrailSummary | None, Lenient] = None
+    summary: GuardrailSummary | None = None
     """How many findings each detector reported."""
 
 
@@ -156,18 +159,20 @@ class PolicyDetections(_Part):
     ``raw`` is the dict exactly as the proxy sent it.
     """
 
-    input_guardrails: Annotated[GuardrailReport | None, Lenient] = None
+    input_guardrails: GuardrailReport | None = None
     """The checks of the prompt, before the model ran."""
-    output_guardrails: Annotated[GuardrailReport | None, Lenient] = None
+    output_guardrails: GuardrailReport | None = None
     """The checks of the generated text."""
     _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="wrap")
     @classmethod
-    def _keep_raw(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    def _keep_raw(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
         instance = handler(value)
         if isinstance(value, dict) and isinstance(instance, PolicyDetections):
-            instance._raw = value
+            instance._raw = original_of(value, info.context)  # as sent, even if repaired
         return instance
 
     def _repr_html_(self) -> str:

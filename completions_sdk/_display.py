@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._detections import PolicyDetections
-    from ._models import ReplyEnvelope
+    from ._reply_base import ProxyBody
 
 __all__ = ["detections_html", "reply_html", "reply_repr_args"]
 
@@ -19,7 +19,7 @@ def _preview(text: str) -> str:
     return text if len(text) <= TEXT_PREVIEW else text[: TEXT_PREVIEW - 3] + "..."
 
 
-def reply_repr_args(reply: ReplyEnvelope) -> Iterator[tuple[str, Any]]:
+def reply_repr_args(reply: ProxyBody) -> Iterator[tuple[str, Any]]:
     """The few fields a reply's ``repr`` shows: ids, text preview, finish, usage, findings."""
     for name in ("id", "model"):
         value = getattr(reply, name)
@@ -60,7 +60,7 @@ def detections_html(detections: PolicyDetections) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def reply_html(reply: ReplyEnvelope) -> str:
+def reply_html(reply: ProxyBody) -> str:
     """The reply's text, usage and guardrail findings as HTML."""
     parts = [
         f"<p><strong>{html.escape(type(reply).__name__)}</strong> "

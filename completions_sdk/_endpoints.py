@@ -9,13 +9,15 @@ from ._assembly import CompletionAssembler, StreamAssembler
 from ._chat_assembly import ChatAssembler
 from ._chat_models import ChatCompletion, ChatCompletionChunk
 from ._chat_request import ChatCompletionRequest
-from ._models import Completion, CompletionChunk, ReplyEnvelope
-from ._request import CompletionRequest, RequestBase
+from ._models import Completion, CompletionChunk
+from ._reply_base import ProxyBody
+from ._request import CompletionRequest
+from ._request_base import RequestBase
 
 __all__ = ["CHAT", "COMPLETIONS", "Endpoint"]
 
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,6 +28,7 @@ from ._exceptions import (
     RateLimitError,
     error_class_for,
 )
+from ._lenient import lenient_validate
 
 __all__ = ["decode_error_body", "redact", "status_error", "transport_error"]
 
@@ -177,5 +178,5 @@ def _detections(body: Any, error: Any) -> PolicyDetections | None:
         if isinstance(holder, Mapping):
             raw = holder.get("enkrypt_policy_detections")
             if isinstance(raw, Mapping):
-                return PolicyDetections.model_validate(dict(raw))
+                return lenient_validate(PolicyDetections, dict(raw))
     return None

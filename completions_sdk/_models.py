@@ -1,70 +1,19 @@
-"""Reply models: ``Completion`` and its parts, and the streamed ``CompletionChunk``.
+"""Completion reply models: ``Completion`` and its parts, and the streamed ``CompletionChunk``.
 
-Lenient by design (``shared/spec/PROXY_API.md``, "Response body"): unknown fields are kept
-(``model_extra``), ``object`` and ``finish_reason`` are free strings (the service sends
-``"text.completion"`` and ``"eos"``), missing parts are ``None``, big integers stay exact,
-and a field of an unexpected shape is repaired rather than failing the reply
-(``_lenient.py``).
+The shared base and ``Usage`` live in ``_reply_base.py``; how a reply of an unexpected
+shape is read is ``_lenient.py``'s job.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
-import pydantic_core
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-)
-from typing_extensions import Self
+from ._reply_base import ProxyBody, WireModel
 
-from ._detections import PolicyDetections
-from ._display import reply_html, reply_repr_args
-from ._lenient import validate_leniently
-
-__all__ = [
-    "Completion",
-    "CompletionChoice",
-    "CompletionChunk",
-    "Logprobs",
-    "Reply",
-    "ReplyEnvelope",
-    "Usage",
-]
+__all__ = ["Completion", "CompletionChoice", "CompletionChunk", "Logprobs"]
 
 
-class Reply(BaseModel):
-    model_config = ConfigDict(
-        extra="allow",
-        populate_by_name=True,
-        frozen=True,
-        coerce_numbers_to_str=True,  # an id sent as a number is still an id
-        # Validators are built on first use, not at import (most programs use a few models).
-        defer_build=True,
-    )
-
-    @classmethod
-    def model_validate_json(cls, json_data: str | bytes | bytearray, **options: Any) -> Self:
-        """Validate JSON text; a field of an unexpected shape is repaired, not fatal."""
-        try:  # plain types first, straight from the bytes at pydantic-core's speed
-            return super().model_validate_json(json_data, **options)
-        except ValidationError as error:
-            try:
-                data = pydantic_core.from_json(json_data)
-            except ValueError:
-                raise error from None
-        return cls.model_validate(data, **options)  # repairs what it can
-
-    @classmethod
-    def model_validate(cls, obj: Any, **options: Any) -> Self:
-        """Validate decoded data; a field of an unexpected shape is repaired, not fatal."""
-        validate = super().model_validate
-        return validate_leniently(lambda data: validate(data, **options), obj)
-
-
-class Logprobs(Reply):
+class Logprobs(WireModel):
     """Log probabilities of the generated tokens."""
 
     tokens: list[str] | None = None
@@ -77,7 +26,7 @@ class Logprobs(Reply):
     """The character offset of each token in the text."""
 
 
-class CompletionChoice(Reply):
+class CompletionChoice(WireModel):
     """One generated completion."""
 
     text: str = ""
@@ -90,51 +39,7 @@ class CompletionChoice(Reply):
     """Why generation stopped: ``"stop"``, ``"length"``, ``"eos"``, ... (a free string)."""
 
 
-class Usage(Reply):
-    """Token counts of the request."""
-
-    prompt_tokens: int | None = None
-    """Tokens in the prompt (all prompts, for a list)."""
-    completion_tokens: int | None = None
-    """Tokens generated, over every choice."""
-    total_tokens: int | None = None
-    """``prompt_tokens + completion_tokens``, as the proxy counted them."""
-
-
-class ReplyEnvelope(Reply):
-    """The fields every reply and chunk of both endpoints carry around its choices."""
-
-    id: str | None = None
-    """The reply's id."""
-    object: str | None = None
-    """The object type (the proxy was seen to send ``"text.completion"``)."""
-    created: int | None = None
-    """When it was created, in unix seconds."""
-    model: str | None = None
-    """The model that generated it."""
-    system_fingerprint: str | None = None
-    """The backend configuration the model ran with."""
-    usage: Usage | None = None
-    """Token counts (in a stream, only on the last chunk with ``include_usage``)."""
-    policy_detections: PolicyDetections | None = Field(
-        default=None, alias="enkrypt_policy_detections"
-    )
-    """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
-
-    @property
-    def text(self) -> str:
-        """The text of choice 0 (each reply type knows where its text lives)."""
-        return ""
-
-    def __repr_args__(self) -> Any:
-        # Short: the full content stays one ``model_dump()`` away.
-        return reply_repr_args(self)
-
-    def _repr_html_(self) -> str:
-        return reply_html(self)
-
-
-class _CompletionBase(ReplyEnvelope):
+class _CompletionBase(ProxyBody):
     choices: list[CompletionChoice] = Field(default_factory=list)
     """The generated completions."""
 

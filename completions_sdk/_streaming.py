@@ -33,15 +33,15 @@ from ._core import PreparedCall
 from ._decode import unreadable
 from ._errors import transport_error
 from ._exceptions import CompletionsError, request_id_from
-from ._models import ReplyEnvelope
+from ._reply_base import ProxyBody
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import SSEDecoder, UnreadableBody
 from ._transport import bind_expiry, bind_expiry_within, reset_expiry
 
 __all__ = ["AsyncStream", "Stream"]
 
-ChunkT = TypeVar("ChunkT", bound=ReplyEnvelope)
-ReplyT = TypeVar("ReplyT", bound=ReplyEnvelope)
+ChunkT = TypeVar("ChunkT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 
 DONE_GRACE = 0.25
 """Seconds the rest of a body may take after ``[DONE]`` before its connection is closed.

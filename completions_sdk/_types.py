@@ -14,7 +14,8 @@ import httpx
 from typing_extensions import TypedDict
 
 from ._chat_request import ChatMessageParam, ResponseFormat, ToolChoice, ToolParam
-from ._request import Prompt, StreamOptions
+from ._request import Prompt
+from ._request_base import StreamOptions
 
 __all__ = [
     "ChatArgs",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from completions_sdk import Completion, PolicyDetections
+from completions_sdk._lenient import lenient_validate
 from tests.conftest import fixture_bytes, fixture_json
 
 
@@ -37,14 +38,15 @@ def test_block_detections_count_lists_and_keep_unknown_keys() -> None:
 
 
 def test_anything_else_never_fails_the_reply() -> None:
-    detections = PolicyDetections.model_validate(
+    detections = lenient_validate(
+        PolicyDetections,
         {
             "input_guardrails": "garbage",
             "output_guardrails": {
                 "details": {"nsfw": {"sfw": "not a number"}, "injection_attack": [1]},
                 "summary": {"pii": "three", "bias": True},
             },
-        }
+        },
     )
     assert detections.input_guardrails is None
     report = detections.output_guardrails

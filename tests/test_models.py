@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from completions_sdk import Completion, CompletionChunk
+from completions_sdk._lenient import lenient_validate
 from tests.conftest import fixture_bytes
 
 
@@ -44,12 +45,13 @@ def test_missing_parts_are_none() -> None:
 
 
 def test_parts_of_an_unexpected_shape_become_none() -> None:
-    completion = Completion.model_validate(
+    completion = lenient_validate(
+        Completion,
         {
             "choices": [{"text": "x", "logprobs": "not an object"}],
             "usage": 5,
             "enkrypt_policy_detections": [1, 2],
-        }
+        },
     )
     assert completion.text == "x"
     assert completion.choices[0].logprobs is None
@@ -120,7 +122,8 @@ def test_notebooks_get_an_html_view() -> None:
 
 
 def test_odd_metadata_never_costs_the_text() -> None:
-    completion = Completion.model_validate(
+    completion = lenient_validate(
+        Completion,
         {
             "id": 123,
             "object": ["text_completion"],
@@ -128,7 +131,7 @@ def test_odd_metadata_never_costs_the_text() -> None:
             "model": None,
             "choices": [{"text": None, "index": None, "finish_reason": {"why": "?"}}],
             "usage": {"prompt_tokens": "3", "completion_tokens": "many", "total_tokens": 1.5},
-        }
+        },
     )
     assert completion.id == "123"
     assert completion.object is None

@@ -46,8 +46,7 @@ VALID: list[dict[str, Any]] = [
 INVALID: list[tuple[dict[str, Any], str, str]] = [
     # (fields, field named in the error, rule named in the error)
     ({"model": ""}, "model", "at least 1 character"),
-    ({"prompt": 5}, "prompt", "valid string"),
-    ({"prompt": [1, "a"]}, "prompt", "valid"),
+    ({"prompt": 5}, "prompt", "prompt must be a string"),
     ({"best_of": 0}, "best_of", "greater than or equal to 1"),
     ({"best_of": 21}, "best_of", "less than or equal to 20"),
     ({"echo": "yes"}, "echo", "valid boolean"),
@@ -65,7 +64,7 @@ INVALID: list[tuple[dict[str, Any], str, str]] = [
     ({"presence_penalty": 3}, "presence_penalty", "less than or equal to 2"),
     ({"seed": 2**63}, "seed", "less than or equal to"),
     ({"seed": -(2**63) - 1}, "seed", "greater than or equal to"),
-    ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4 items"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4 stop sequences, got 5"),
     ({"stop": ""}, "stop", "at least 1 character"),
     ({"temperature": -0.1}, "temperature", "greater than or equal to 0"),
     ({"temperature": 2.5}, "temperature", "less than or equal to 2"),

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from completions_sdk import CompletionRequest, ConfigurationError
-from completions_sdk._request import INT64_MAX, INT64_MIN
+from completions_sdk import ChatCompletionRequest, CompletionRequest, ConfigurationError
+from completions_sdk._request_base import INT64_MAX, INT64_MIN
 from tests.reliability._drive import KINDS, MODES, Kind, Mode, receive, receive_from
 from tests.reliability._server import FaultServer
 from tests.reliability._strategies import JSON_VALUES, TOKEN_IDS, floats
@@ -25,7 +25,8 @@ from tests.reliability._strategies import JSON_VALUES, TOKEN_IDS, floats
 # rightly warns as a likely typo, which is not what these tests are about.
 pytestmark = pytest.mark.filterwarnings("ignore::completions_sdk.UnknownFieldWarning")
 
-FIELDS = frozenset(CompletionRequest.model_fields)
+# A chat field on a completion is an error naming client.chat(): not an unknown field.
+FIELDS = frozenset(CompletionRequest.model_fields) | frozenset(ChatCompletionRequest.model_fields)
 PROMPTS = (
     st.none()
     | st.text()

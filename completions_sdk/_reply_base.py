@@ -1,0 +1,80 @@
+"""What every body the proxy sends shares, for both endpoints.
+
+``WireModel`` is the base of each part read from the wire: unknown fields are kept
+(``model_extra``), strings such as ``object`` and ``finish_reason`` are free (the service
+sends ``"text.completion"`` and ``"eos"``), missing parts are ``None`` and big integers stay
+exact (``shared/spec/PROXY_API.md``, "Response body"). These models validate as pydantic
+defines; the decode paths read them with ``lenient_validate`` (``_lenient.py``), which
+repairs a field of an unexpected shape rather than failing the reply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._detections import PolicyDetections
+from ._display import reply_html, reply_repr_args
+
+__all__ = ["ProxyBody", "Usage", "WireModel"]
+
+
+class WireModel(BaseModel):
+    """A part of what the proxy sends: extras kept, frozen, an id may come as a number."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        frozen=True,
+        coerce_numbers_to_str=True,  # an id sent as a number is still an id
+        # Validators are built on first use, not at import (most programs use a few models).
+        defer_build=True,
+    )
+
+
+class Usage(WireModel):
+    """Token counts of the request."""
+
+    prompt_tokens: int | None = None
+    """Tokens in the prompt (all prompts, for a list)."""
+    completion_tokens: int | None = None
+    """Tokens generated, over every choice."""
+    total_tokens: int | None = None
+    """``prompt_tokens + completion_tokens``, as the proxy counted them."""
+
+
+class ProxyBody(WireModel):
+    """A whole body the proxy sends: a reply, or one event of a stream (a chunk).
+
+    Holds the fields both endpoints carry around their choices.
+    """
+
+    id: str | None = None
+    """The reply's id."""
+    object: str | None = None
+    """The object type (the proxy was seen to send ``"text.completion"``)."""
+    created: int | None = None
+    """When it was created, in unix seconds."""
+    model: str | None = None
+    """The model that generated it."""
+    system_fingerprint: str | None = None
+    """The backend configuration the model ran with."""
+    usage: Usage | None = None
+    """Token counts (in a stream, only on the last chunk with ``include_usage``)."""
+    policy_detections: PolicyDetections | None = Field(
+        default=None, alias="enkrypt_policy_detections"
+    )
+    """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
+
+    @property
+    def text(self) -> str:
+        """The text of choice 0 (each reply type knows where its text lives)."""
+        return ""
+
+    def __repr_args__(self) -> Any:
+        # Short: the full content stays one ``model_dump()`` away.
+        return reply_repr_args(self)
+
+    def _repr_html_(self) -> str:
+        return reply_html(self)
