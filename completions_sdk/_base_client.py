@@ -54,7 +54,9 @@ class BaseClient(Generic[HttpClient]):
             tags: deployment tags, a list or a comma-separated string.
             refresh_cache: ask the proxy to refresh stale deployment/policy/model data.
             base_url: the proxy's address (default: ``ENKRYPTAI_BASE_URL``, then
-                ``https://api.enkryptai.com``).
+                ``https://api.enkryptai.com``); an endpoint URL (``.../ai-proxy``,
+                ``.../ai-proxy/completions``, ``.../ai-proxy/chat/completions``) is cut
+                to its base; a query string is kept; ``user:password@`` is sent as Basic auth.
             timeout: per-attempt timeout in seconds or an ``httpx.Timeout``
                 (default: 120 s to read, 10 s to connect).
             max_retries: retries after a failed attempt (default 2; ``0`` disables).
@@ -77,6 +79,7 @@ class BaseClient(Generic[HttpClient]):
             retry_policy=retry_policy,
             deadline=deadline,
             default_headers=default_headers,
+            trust_env=http_client is None or http_client.trust_env,
         )
         self._owns_http = http_client is None
         self._http = self._new_http_client() if http_client is None else http_client

@@ -113,7 +113,7 @@ def raise_for_status(response: httpx.Response, config: ClientConfig) -> None:
     if response.is_success:
         return
     body = decode_error_body(response.content)
-    raise status_error(response, body, secret=config.api_key.get_secret_value())
+    raise status_error(response, body, secret=config.redactor)
 
 
 def parse_reply(response: httpx.Response, config: ClientConfig, model: type[ReplyT]) -> ReplyT:
@@ -129,7 +129,7 @@ def parse_reply(response: httpx.Response, config: ClientConfig, model: type[Repl
     extra = reply.model_extra
     if extra and "error" in extra:
         body = decode_error_body(response.content)
-        raise status_error(response, body, secret=config.api_key.get_secret_value())
+        raise status_error(response, body, secret=config.redactor)
     return reply
 
 
