@@ -80,7 +80,8 @@ class Redactor:
             [
                 (name, REDACTED if name.lower() in SECRET_HEADERS else self.text(value))
                 for name, value in headers.multi_items()
-            ]
+            ],
+            encoding=headers.encoding,  # a Latin-1 value is decoded and encoded back as such
         )
 
     def request(self, request: httpx.Request) -> httpx.Request:
