@@ -18,6 +18,7 @@ from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._lenient import lenient_validate
 from ._models import Completion, CompletionChoice, CompletionChunk
+from ._redaction import NO_SECRETS, Redactor
 from ._reply_base import ProxyBody, Usage
 
 __all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler", "TextPieces"]
@@ -89,12 +90,16 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
     parts_type: ClassVar[type[ChoiceParts]]
 
     def __init__(
-        self, response: httpx.Response, *, secret: str | None = None, max_choices: int | None = None
+        self,
+        response: httpx.Response,
+        *,
+        redactor: Redactor = NO_SECRETS,
+        max_choices: int | None = None,
     ) -> None:
         self.response = response
         self.done = False
         self.chunks_received = 0
-        self._secret = secret
+        self._redactor = redactor
         self._max_choices = max_choices
         self._header: dict[str, Any] = {}
         self._choices: dict[int, ChoiceParts] = {}
@@ -112,14 +117,16 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
             return None
         if kind == b"error":
             body = decode_error_body(data)
-            raise status_error(self.response, body, secret=self._secret, in_stream=True)
-        chunk = decode(self.chunk_model, data, self.response, secret=self._secret, in_stream=True)
+            raise status_error(self.response, body, secret=self._redactor, in_stream=True)
+        chunk = decode(
+            self.chunk_model, data, self.response, redactor=self._redactor, in_stream=True
+        )
         return self.absorb(chunk)
 
     def decode_body(self, content: bytes) -> ChunkT:
         """A reply that was plain JSON instead of a stream, as one final chunk."""
         data = whole_body_as_chunk(content)
-        chunk = self.absorb(decode(self.chunk_model, data, self.response, secret=self._secret))
+        chunk = self.absorb(decode(self.chunk_model, data, self.response, redactor=self._redactor))
         self.done = True
         return chunk
 

@@ -12,6 +12,7 @@ from ._body import BodyReader, ResponseLimits, content_encoding
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall
 from ._decode import unreadable
+from ._redaction import Redactor
 from ._retry import Deadline, RetryPolicy
 from ._sse import UnreadableBody
 from ._transport import bound_reads, renew_after_fork
@@ -54,7 +55,9 @@ class BaseClient(Generic[HttpClient]):
             tags: deployment tags, a list or a comma-separated string.
             refresh_cache: ask the proxy to refresh stale deployment/policy/model data.
             base_url: the proxy's address (default: ``ENKRYPTAI_BASE_URL``, then
-                ``https://api.enkryptai.com``).
+                ``https://api.enkryptai.com``); an endpoint URL (``.../ai-proxy``,
+                ``.../ai-proxy/completions``, ``.../ai-proxy/chat/completions``) is cut
+                to its base; a query string is kept; ``user:password@`` is sent as Basic auth.
             timeout: per-attempt timeout in seconds or an ``httpx.Timeout``
                 (default: 120 s to read, 10 s to connect).
             max_retries: retries after a failed attempt (default 2; ``0`` disables).
@@ -79,6 +82,7 @@ class BaseClient(Generic[HttpClient]):
             retry_policy=retry_policy,
             deadline=deadline,
             default_headers=default_headers,
+            trust_env=http_client is None or http_client.trust_env,
         )
         self._limits = response_limits or ResponseLimits()
         self._closed = False
@@ -104,7 +108,7 @@ class BaseClient(Generic[HttpClient]):
 
     def _stream_settings(self) -> dict[str, Any]:
         return {
-            "secret": self._secret,
+            "redactor": self._redactor,
             "limits": self._limits,
             "bounded_reads": self._bounded_reads,
         }
@@ -151,8 +155,8 @@ class BaseClient(Generic[HttpClient]):
         return reader
 
     @property
-    def _secret(self) -> str:
-        return self._config.api_key.get_secret_value()
+    def _redactor(self) -> Redactor:
+        return self._config.redactor
 
     @property
     def base_url(self) -> httpx.URL:

@@ -173,7 +173,7 @@ class Client(BaseClient[httpx.Client]):
     def _attempt(self, call: PreparedCall[Any, ReplyT], deadline: Deadline) -> ReplyT:
         response = self._send(call, deadline)
         content = self._read(response, deadline, error=False)
-        return parse_reply(call, response, content, self._secret)
+        return parse_reply(call, response, content, self._redactor)
 
     def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         """The reply, its body still to read; an error reply is read and raised."""
@@ -184,7 +184,7 @@ class Client(BaseClient[httpx.Client]):
         except httpx.HTTPError as exc:
             raise failure(exc, request, deadline) from exc
         if not response.is_success:
-            raise read_error(response, self._read(response, deadline, error=True), self._secret)
+            raise read_error(response, self._read(response, deadline, error=True), self._redactor)
         return response
 
     def _read(self, response: httpx.Response, deadline: Deadline, *, error: bool) -> bytes:
@@ -355,7 +355,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
     async def _attempt(self, call: PreparedCall[Any, ReplyT], deadline: Deadline) -> ReplyT:
         response = await self._send(call, deadline)
         content = await self._read(response, deadline, error=False)
-        return parse_reply(call, response, content, self._secret)
+        return parse_reply(call, response, content, self._redactor)
 
     async def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         """The reply, its body still to read; an error reply is read and raised."""
@@ -370,7 +370,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
             raise
         if not response.is_success:
             raise read_error(
-                response, await self._read(response, deadline, error=True), self._secret
+                response, await self._read(response, deadline, error=True), self._redactor
             )
         return response
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import platform
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +13,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from ._base_url import InsecureTransportWarning, endpoint_url, parse_base_url
 from ._exceptions import ConfigurationError
+from ._redaction import Redactor
 from ._retry import RetryPolicy
 from ._types import Tags, TimeoutTypes
 from ._version import __version__
@@ -30,9 +30,12 @@ USER_AGENT = (
     f"completions-sdk/{__version__} python/{platform.python_version()} httpx/{httpx.__version__}"
 )
 
-
-class InsecureTransportWarning(UserWarning):
-    """The API key would travel unencrypted (``http://`` to a host that is not loopback)."""
+FRAMING_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "host", "connection", "upgrade", "te", "trailer"}
+    | {"keep-alive", "proxy-connection"}
+)
+"""Headers that frame the message or steer the connection: httpx and h11 set them, and a
+second value desynchronises the server or fails deep in h11 (RFC 9112, sections 6-9)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -48,6 +51,12 @@ class ClientConfig:
     tags: tuple[str, ...] | None = None
     refresh_cache: bool | None = None
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    authorization: SecretStr | None = None
+    """``Authorization`` built from the base URL's credentials, which the URL then lacks."""
+    url_secrets: tuple[str, ...] = ()
+    """The base URL's password in its written forms, for the redactor."""
+    redactor: Redactor = field(init=False, compare=False)
+    """Hides the API key and the base URL's password: hand it, not them, to what shows text."""
     headers: dict[str, str] = field(init=False)
     """The headers of a call without per-call overrides, built once."""
     stream_headers: dict[str, str] = field(init=False)
@@ -55,6 +64,9 @@ class ClientConfig:
     _urls: dict[str, httpx.URL] = field(init=False, default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "redactor", Redactor(self.api_key.get_secret_value(), *self.url_secrets)
+        )
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -64,6 +76,8 @@ class ClientConfig:
         for name, value in self.default_headers.items():
             _put(headers, name, value)
         _put(headers, "apikey", self.api_key.get_secret_value())
+        if self.authorization is not None:
+            _put(headers, "Authorization", self.authorization.get_secret_value())
         object.__setattr__(self, "headers", headers)
         object.__setattr__(self, "stream_headers", {**headers, "Accept": "text/event-stream"})
 
@@ -75,7 +89,7 @@ class ClientConfig:
         """
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = self.base_url.join(self.base_url.path.rstrip("/") + path)
+            url = self._urls[path] = endpoint_url(self.base_url, path)
         return url
 
     def headers_for(self, options: Mapping[str, Any]) -> dict[str, str]:
@@ -145,10 +159,15 @@ def check_header(what: str, value: str) -> str:
 
 
 def check_header_name(name: str) -> str:
-    """Reject a header name that is not an RFC 9110 token."""
+    """Reject a header name that is not an RFC 9110 token, or that frames the request."""
     _refuse_request_splitting("a header name", name)
     if not _TOKEN.fullmatch(name):
         raise ConfigurationError(f"header name {name!r} is not a valid HTTP token")
+    if name.lower() in FRAMING_HEADERS:
+        raise ConfigurationError(
+            f"header {name!r} cannot be set: httpx frames the request and manages the "
+            "connection itself"
+        )
     return name
 
 
@@ -187,15 +206,6 @@ def _require(value: str | None, argument: str, variable: str, example: str) -> s
     return check_header(argument, value)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def build_config(
     *,
     api_key: str | SecretStr | None,
@@ -208,8 +218,12 @@ def build_config(
     retry_policy: RetryPolicy | None,
     deadline: float | None,
     default_headers: Mapping[str, str] | None,
+    trust_env: bool = True,
 ) -> ClientConfig:
-    """Resolve client arguments and environment fallbacks into a ``ClientConfig``."""
+    """Resolve client arguments and environment fallbacks into a ``ClientConfig``.
+
+    ``trust_env``: whether the httpx client takes proxies from the environment.
+    """
     if isinstance(api_key, SecretStr):
         api_key = api_key.get_secret_value()
     key = _require(_from_env(api_key, "ENKRYPTAI_API_KEY"), "api_key", "ENKRYPTAI_API_KEY", "...")
@@ -219,27 +233,27 @@ def build_config(
         "ENKRYPTAI_DEPLOYMENT",
         '"my-deployment"',
     )
-    url = httpx.URL(
-        _from_env(str(base_url) if base_url else None, "ENKRYPTAI_BASE_URL") or DEFAULT_BASE_URL
+    base = parse_base_url(
+        _from_env(str(base_url) if base_url else None, "ENKRYPTAI_BASE_URL") or DEFAULT_BASE_URL,
+        trust_env=trust_env,
     )
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {str(url)!r}")
-    if url.scheme == "http" and not _is_loopback(url.host):
-        warnings.warn(
-            f"base_url {str(url)!r} is plain http: the API key would be sent unencrypted",
-            InsecureTransportWarning,
-            stacklevel=3,
-        )
     policy = retry_policy or RetryPolicy()
     if max_retries is not None:
         policy = policy.with_max_retries(max_retries)
     extra: dict[str, Any] = {}
     for header, value in (default_headers or {}).items():
         extra[check_header_name(header)] = check_header(f"header {header!r}", value)
+    if base.authorization and any(header.lower() == "authorization" for header in extra):
+        raise ConfigurationError(
+            "base_url has a user and password and default_headers an Authorization header: "
+            "give one of them"
+        )
     return ClientConfig(
         api_key=SecretStr(key),
         deployment=name,
-        base_url=url,
+        base_url=base.url,
+        authorization=SecretStr(base.authorization) if base.authorization else None,
+        url_secrets=base.secrets,
         timeout=as_timeout(timeout),
         retry=policy,
         deadline=check_deadline(deadline),

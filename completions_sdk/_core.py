@@ -13,6 +13,7 @@ from ._decode import check_choice_count, decode
 from ._endpoints import Endpoint
 from ._errors import decode_error_body, status_error, transport_error
 from ._exceptions import APIStatusError, CompletionsError, ConfigurationError
+from ._redaction import Redactor
 from ._reply_base import ProxyBody
 from ._request_base import RequestBase
 from ._retry import Deadline, RetryPolicy
@@ -121,7 +122,7 @@ def _body(
     return model(**{**request.model_dump(exclude_unset=True), **fields})
 
 
-def read_error(response: httpx.Response, content: bytes, secret: str | None) -> APIStatusError:
+def read_error(response: httpx.Response, content: bytes, redactor: Redactor) -> APIStatusError:
     """The SDK's exception for an error reply whose (bounded) body is ``content``."""
     readable = httpx.Response(
         response.status_code,
@@ -130,15 +131,15 @@ def read_error(response: httpx.Response, content: bytes, secret: str | None) -> 
         request=response.request,
         extensions=response.extensions,
     )
-    return status_error(readable, decode_error_body(content), secret=secret)
+    return status_error(readable, decode_error_body(content), secret=redactor)
 
 
 def parse_reply(
-    call: PreparedCall[Any, ReplyT], response: httpx.Response, content: bytes, secret: str | None
+    call: PreparedCall[Any, ReplyT], response: httpx.Response, content: bytes, redactor: Redactor
 ) -> ReplyT:
     """The reply in a successful response; an ``error`` in a 200 body still raises."""
     check_choice_count(content, call.max_choices, response)
-    reply = decode(call.endpoint.reply_model, content, response, secret=secret)
+    reply = decode(call.endpoint.reply_model, content, response, redactor=redactor)
     check_choice_count(reply, call.max_choices, response)
     return reply
 

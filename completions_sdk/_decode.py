@@ -14,9 +14,10 @@ import httpx
 import pydantic
 import pydantic_core
 
-from ._errors import decode_error_body, redact, status_error
+from ._errors import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError
 from ._lenient import lenient_validate
+from ._redaction import Redactor
 from ._sse import UnreadableBody
 
 __all__ = ["check_choice_count", "decode", "unreadable", "whole_body_as_chunk"]
@@ -30,17 +31,17 @@ def decode(
     data: bytes,
     response: httpx.Response,
     *,
-    secret: str | None,
+    redactor: Redactor,
     in_stream: bool = False,
 ) -> ModelT:
     """``data`` validated as ``model``; raises the error it carries, if any."""
     try:
         body = lenient_validate(model, data)
     except pydantic.ValidationError as exc:
-        body = _repaired(model, data, exc, response, secret=secret, in_stream=in_stream)
+        body = _repaired(model, data, exc, response, redactor=redactor, in_stream=in_stream)
     extra = body.model_extra
     if extra and "error" in extra:
-        raise status_error(response, decode_error_body(data), secret=secret, in_stream=in_stream)
+        raise status_error(response, decode_error_body(data), secret=redactor, in_stream=in_stream)
     return body
 
 
@@ -50,7 +51,7 @@ def _repaired(
     error: pydantic.ValidationError,
     response: httpx.Response,
     *,
-    secret: str | None,
+    redactor: Redactor,
     in_stream: bool,
 ) -> ModelT:
     try:
@@ -62,7 +63,7 @@ def _repaired(
             error = exc
     reason = error.errors(include_url=False)[0]["msg"]
     if in_stream:
-        excerpt = redact(data[:_EXCERPT].decode("utf-8", "replace"), secret)
+        excerpt = redactor.text(data[:_EXCERPT].decode("utf-8", "replace"))
         message = f"A stream event is not a {model.__name__}: {reason} (data: {excerpt!r})"
     else:
         kind = response.headers.get("content-type", "no content type")

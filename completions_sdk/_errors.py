@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pydantic_core
 
+from ._base_url import API_PREFIX
 from ._detections import PolicyDetections
 from ._exceptions import (
     APIConnectionError,
@@ -29,8 +30,9 @@ from ._exceptions import (
     error_class_for,
 )
 from ._lenient import lenient_validate
+from ._redaction import NO_SECRETS, Redactor
 
-__all__ = ["decode_error_body", "redact", "status_error", "transport_error"]
+__all__ = ["as_redactor", "decode_error_body", "redact", "status_error", "transport_error"]
 
 MAX_LITERAL_LENGTH = 64 * 1024
 """Longest string parsed as a Python literal: bounds the work a hostile body can cause."""
@@ -42,11 +44,17 @@ _HINTS: dict[type[APIStatusError], str] = {
     NotFoundError: "Check the deployment name and base_url.",
     RateLimitError: "Slow down, or raise max_retries to wait for the limit to reset.",
 }
+_DOUBLED_PATH_HINT = (
+    "The path {path!r} names the endpoint twice: base_url must be the proxy's base "
+    "address (e.g. https://api.enkryptai.com), not an endpoint's URL."
+)
 
 
 def transport_error(error: httpx.HTTPError, request: httpx.Request | None) -> CompletionsError:
     """The SDK exception for an httpx transport failure."""
-    target = f"{request.method} {request.url}" if request is not None else "the request"
+    target = "the request"
+    if request is not None:
+        target = f"{request.method} {NO_SECRETS.url(request.url)}"
     if _is_timeout(error):
         kind = type(error).__name__.replace("Timeout", " timeout").lower()
         return APITimeoutError(f"{target} failed: {kind}", request=request)
@@ -66,25 +74,30 @@ def _is_timeout(error: httpx.HTTPError) -> bool:
 
 
 def status_error(
-    response: httpx.Response, body: Any, *, secret: str | None = None, in_stream: bool = False
+    response: httpx.Response,
+    body: Any,
+    *,
+    secret: Redactor | str | None = None,
+    in_stream: bool = False,
 ) -> APIStatusError:
     """The SDK exception for an error reply whose body was decoded into ``body``.
 
+    ``secret``: the client's ``Redactor`` (or its API key), to hide what a server echoes.
     ``in_stream``: the error came as an event of a stream whose status was a success.
     """
+    redactor = as_redactor(secret)
     error = _error_object(body)
-    message = _message(error, body, response)
+    message = redactor.text(_message(error, body, response))
     error_type = _field(error, "type") or _field(error, "code")
-    if secret:  # a server may echo the request, key included
-        message = redact(message, secret)
-        try:
-            body = _redacted(body, secret)
-        except RecursionError:  # too deep to search for the key: not kept
-            body = None
+    try:
+        body = redactor.value(body)
+    except RecursionError:  # too deep to search for a secret: not kept
+        body = None
     detections = _detections(body, error)
     status = f"{response.status_code} {response.reason_phrase}".strip()
     if in_stream:
         status = "an error event in the stream"
+    response = redactor.response(response)
     if detections is not None:
         return GuardrailViolation(
             f"Blocked by the proxy's guardrails ({status}): {message}",
@@ -94,26 +107,40 @@ def status_error(
             detections=detections,
         )
     cls = error_class_for(response.status_code)
-    hint = _HINTS.get(cls)
+    hint = _hint(cls, response)
     text = f"{status}: {message}"
     if hint:
         text = f"{text}{'' if text.endswith(('.', '!', '?')) else '.'} {hint}"
     return cls(text, response=response, body=body, error_type=error_type)
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with the API key replaced by ``[redacted]`` (a server may echo it back)."""
-    return text.replace(secret, "[redacted]") if secret else text
+def _hint(cls: type[APIStatusError], response: httpx.Response) -> str | None:
+    if cls is NotFoundError:
+        # An endpoint URL given as base_url that the SDK could not take apart (a gateway's
+        # own prefix in between, say): the endpoint path then shows twice.
+        path = _request_path(response)
+        if path.count(API_PREFIX + "/") >= 2:
+            return _DOUBLED_PATH_HINT.format(path=path)
+    return _HINTS.get(cls)
 
 
-def _redacted(value: Any, secret: str) -> Any:
-    if isinstance(value, str):
-        return redact(value, secret)
-    if isinstance(value, dict):
-        return {_redacted(k, secret): _redacted(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item, secret) for item in value]
-    return value
+def _request_path(response: httpx.Response) -> str:
+    try:
+        return response.request.url.path
+    except RuntimeError:  # a reply built without its request
+        return ""
+
+
+def as_redactor(secret: Redactor | str | None) -> Redactor:
+    """A ``Redactor`` as given, or one for a bare API key."""
+    if isinstance(secret, Redactor):
+        return secret
+    return Redactor(secret) if secret else NO_SECRETS
+
+
+def redact(text: str, secret: Redactor | str | None) -> str:
+    """``text`` with the secrets replaced by ``[redacted]`` (a server may echo them back)."""
+    return as_redactor(secret).text(text)
 
 
 def decode_error_body(content: bytes) -> Any:

@@ -21,6 +21,11 @@
 
 Pydantic's ``ValidationError`` (not part of this tree) is raised for an invalid request,
 before anything is sent.
+
+Every one pickles (for ``multiprocessing`` and ``concurrent.futures`` workers) with its
+attributes. The ``request`` and ``response`` they carry are scrubbed when the error is
+made: credential headers (``apikey``, ``Authorization``...) read ``[redacted]`` and URLs
+have no password, so neither a traceback nor a pickle shows a secret.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from ._redaction import NO_SECRETS
 
 if TYPE_CHECKING:
     from ._detections import PolicyDetections
@@ -56,6 +63,16 @@ __all__ = [
 class CompletionsError(Exception):
     """Root of every error this SDK raises on purpose."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``, which the keyword-only arguments of
+        # most of our errors refuse: unpickling failed and a multiprocessing.Pool hung.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[CompletionsError], args: tuple[Any, ...]) -> CompletionsError:
+    """An error of ``cls`` with ``args``, its attributes set by unpickling, not ``__init__``."""
+    return cls.__new__(cls, *args)
+
 
 class ConfigurationError(CompletionsError, ValueError):
     """A client argument, environment variable or header value is missing or invalid."""
@@ -72,7 +89,7 @@ class APIConnectionError(CompletionsError):
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.request = request
+        self.request = None if request is None else NO_SECRETS.request(request)
 
 
 class APITimeoutError(APIConnectionError):
@@ -117,7 +134,7 @@ class APIResponseValidationError(CompletionsError):
     def __init__(self, message: str, *, response: httpx.Response | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.response = response
+        self.response = None if response is None else NO_SECRETS.response(response)
 
 
 class APIStatusError(CompletionsError):
@@ -141,7 +158,7 @@ class APIStatusError(CompletionsError):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.response = response
+        self.response = NO_SECRETS.response(response)
         self.status_code = response.status_code
         self.body = body
         self.error_type = error_type

@@ -33,6 +33,7 @@ from ._core import PreparedCall
 from ._decode import unreadable
 from ._errors import transport_error
 from ._exceptions import CompletionsError, request_id_from
+from ._redaction import Redactor
 from ._reply_base import ProxyBody
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import SSEDecoder, UnreadableBody
@@ -209,12 +210,12 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         self,
         call: PreparedCall[ChunkT, ReplyT],
         *,
-        secret: str,
+        redactor: Redactor,
         limits: ResponseLimits,
         bounded_reads: bool,
     ) -> None:
         self._call = call
-        self._secret = secret
+        self._redactor = redactor
         self._limits = limits
         self._bounded_reads = bounded_reads
         self._first: ChunkT | None = None
@@ -256,7 +257,7 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
 
     def _new_assembler(self, response: httpx.Response) -> StreamAssembler[ChunkT, ReplyT]:
         self._assembler = self._call.endpoint.assembler(
-            response, secret=self._secret, max_choices=self._call.max_choices
+            response, redactor=self._redactor, max_choices=self._call.max_choices
         )
         return self._assembler
 
