@@ -1,6 +1,6 @@
 """Reply models: ``Completion`` and its parts, and the streamed ``CompletionChunk``.
 
-Lenient by design (``shared/spec/PROXY_API.md``, "Response body"): unknown fields are kept
+Lenient by design (``docs/proxy-api.md``, "Response body"): unknown fields are kept
 (``model_extra``), ``object`` and ``finish_reason`` are free strings (the service sends
 ``"text.completion"`` and ``"eos"``), missing parts are ``None``, big integers stay exact,
 and a field of an unexpected shape is repaired rather than failing the reply
@@ -119,7 +119,12 @@ class ReplyEnvelope(Reply):
     policy_detections: PolicyDetections | None = Field(
         default=None, alias="enkrypt_policy_detections"
     )
-    """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
+    """What the proxy's guardrails found (``enkrypt_policy_detections`` on the wire).
+
+    A dump names it ``policy_detections`` unless asked for the wire names:
+    ``model_dump_json(by_alias=True)`` (or ``model_dump(by_alias=True)``) writes
+    ``enkrypt_policy_detections``, as the proxy sent it.
+    """
 
     @property
     def text(self) -> str:

@@ -1,7 +1,7 @@
 """Request bodies: ``CompletionRequest``, and the fields it shares with chat requests.
 
 Each field and its rule is written once: the fields both endpoints take live in
-``RequestBase``. Ranges follow ``shared/spec/PROXY_API.md`` ("Request body"). Validation
+``RequestBase``. Ranges follow ``docs/proxy-api.md`` ("Request body"). Validation
 is strict (no silent coercion of ``"16"`` into ``16``) because a wrong value should fail
 here, with the field, the rule and the value named, rather than at the proxy.
 """
