@@ -5,7 +5,7 @@ server can: it reads a request head and a ``Content-Length`` body, and answers w
 built once at start-up.
 
 - A body without ``"stream": true`` gets the completion the public service was seen to
-  serve (``shared/spec/samples/completion-as-served.json``: big ``seed`` included, and the
+  serve (``tests/fixtures/completion-as-served.json``: big ``seed`` included, and the
   output guardrails' detections as the emulator reports them).
 - A body with ``"stream": true`` gets ``max_tokens`` server-sent events (each one chunk of
   HTTP/1.1 chunked encoding, as a real proxy sends them), the last with a

@@ -1,7 +1,7 @@
 """Decoding stream events into chunks, and chunks into a final reply (no I/O).
 
 A stream is data-only server-sent events ended by ``data: [DONE]``
-(``shared/spec/PROXY_API.md``, "Response body"); ``_sse.py`` drops events without data
+(``docs/proxy-api.md``, "Response body"); ``_sse.py`` drops events without data
 (comments, keep-alives). An ``event: error`` event, or one carrying an ``error``, raises
 like an error reply; everything else is a chunk. ``StreamAssembler`` does the part both
 endpoints share; a subclass per endpoint knows how its choices grow.

@@ -3,20 +3,29 @@
 ``complete``, ``chat`` and ``batch`` talk to the proxy named by ``ENKRYPTAI_BASE_URL`` /
 ``ENKRYPTAI_API_KEY``, or, when neither is set, to the bundled emulator started on a free
 loopback port. ``emulator`` runs that emulator in the foreground. Errors are one line on
-stderr.
+stderr; with ``--json`` they are also one JSON object on stdout, so a script can read them.
+A prompt or message of ``-`` is read from standard input.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._exceptions import CompletionsError, ConfigurationError
+from ._config import DEFAULT_BASE_URL
+from ._exceptions import (
+    APIStatusError,
+    CompletionsError,
+    ConfigurationError,
+    GuardrailViolation,
+    IncompleteStreamError,
+)
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -27,7 +36,9 @@ __all__ = ["main"]
 EXIT_OK, EXIT_API_ERROR, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 DEFAULT_MODEL = "gpt-3.5-turbo-instruct"
 DEFAULT_CHAT_MODEL = "gpt-4o-mini"
-_EMULATOR_HINT = "install the emulator with: pip install 'completions-sdk[emulator]'"
+_EMULATOR_HINT = (  # not on PyPI yet: by name only once it is published
+    "install the emulator extra from a checkout: pip install '/path/to/completions-sdk[emulator]'"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Send one prompt and print the completion. Without ENKRYPTAI_BASE_URL "
         "or ENKRYPTAI_API_KEY, a local emulator is started and used.",
     )
-    complete.add_argument("prompt", help="the prompt text")
+    complete.add_argument("prompt", help="the prompt text ('-' reads it from standard input)")
     _add_call_arguments(complete, DEFAULT_MODEL)
 
     chat = commands.add_parser(
@@ -54,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "endpoint and print the reply. Without ENKRYPTAI_BASE_URL or ENKRYPTAI_API_KEY, a "
         "local emulator is started and used.",
     )
-    chat.add_argument("message", help="the user message")
+    chat.add_argument("message", help="the user message ('-' reads it from standard input)")
     chat.add_argument("--system", default=None, metavar="TEXT", help="a system message first")
     _add_call_arguments(chat, DEFAULT_CHAT_MODEL)
 
@@ -79,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "'test-deployment-1'.",
     )
     emulator.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8080, help="default: 8080")
+    emulator.add_argument("--port", type=int, default=8080, help="0-65535 (default: 8080)")
     emulator.add_argument("--config", default=None, metavar="FILE", help="a JSON config file")
     return parser
 
@@ -92,7 +103,11 @@ def _add_call_arguments(command: argparse.ArgumentParser, default_model: str) ->
     command.add_argument("--seed", type=int, default=None)
     command.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
     command.add_argument("--tags", default=None, help="comma-separated deployment tags")
-    command.add_argument("--json", action="store_true", help="print JSON (a line per chunk)")
+    command.add_argument(
+        "--json",
+        action="store_true",
+        help='print JSON (a line per chunk); an error is printed as {"error": {...}} too',
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,18 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except (ConfigurationError, ImportError) as exc:
+    # ImportError: an extra not installed; OSError: a file to read or write, or a port to
+    # listen on; ValueError: pydantic's ValidationError, an invalid field.
+    except (CompletionsError, ImportError, OSError, ValueError) as exc:
         _error(exc)
-        return EXIT_USAGE
-    except OSError as exc:  # a file to read or write, or a port to listen on
-        _error(exc)
-        return EXIT_USAGE
-    except CompletionsError as exc:
-        _error(exc)
-        return EXIT_API_ERROR
-    except ValueError as exc:  # pydantic's ValidationError: an invalid field
-        _error(exc)
-        return EXIT_USAGE
+        if getattr(arguments, "json", False):
+            # A script reading stdout gets the error (and a block's detections) as data.
+            print(json.dumps({"error": _error_fields(exc)}, default=str), flush=True)
+        api_error = isinstance(exc, CompletionsError) and not isinstance(exc, ConfigurationError)
+        return EXIT_API_ERROR if api_error else EXIT_USAGE
 
 
 def _silence_stdout() -> None:
@@ -131,8 +143,27 @@ def _silence_stdout() -> None:
 
 
 def _error(exc: BaseException) -> None:
-    message = " ".join(str(exc).split())
-    print(f"completions-sdk: {type(exc).__name__}: {message}", file=sys.stderr)
+    print(f"completions-sdk: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def _error_fields(exc: BaseException) -> dict[str, Any]:
+    """The ``--json`` form of an error: what ``except`` would see, as JSON values."""
+    fields: dict[str, Any] = {"type": type(exc).__name__, "message": _one_line(exc)}
+    if isinstance(exc, APIStatusError):
+        fields["status_code"] = exc.status_code
+        fields["error_type"] = exc.error_type
+        fields["request_id"] = exc.request_id
+        fields["body"] = exc.body  # redacted: a key echoed back is not in it
+    if isinstance(exc, GuardrailViolation):
+        fields["flagged"] = exc.detections.flagged
+        fields["enkrypt_policy_detections"] = exc.detections.raw
+    if isinstance(exc, IncompleteStreamError):
+        fields["partial_text"] = exc.partial_text
+    return fields
 
 
 def _run_emulator(arguments: argparse.Namespace) -> int:
@@ -153,6 +184,10 @@ def _import_emulator() -> Any:
 def _run_call(arguments: argparse.Namespace, out: TextIO) -> int:
     """``complete`` or ``chat``: one call, printed whole or as it streams."""
     fields: dict[str, Any] = {"model": arguments.model}
+    if arguments.command == "chat":
+        fields["messages"] = _chat_messages(arguments)
+    else:
+        fields["prompt"] = _text_argument(arguments.prompt)
     for name in ("max_tokens", "temperature", "seed"):
         if getattr(arguments, name) is not None:
             fields[name] = getattr(arguments, name)
@@ -160,10 +195,8 @@ def _run_call(arguments: argparse.Namespace, out: TextIO) -> int:
     open_stream: Callable[..., Any]
     with _client(arguments) as client:
         if arguments.command == "chat":
-            fields["messages"] = _chat_messages(arguments)
             send, open_stream = client.chat, client.stream_chat
         else:
-            fields["prompt"] = arguments.prompt
             send, open_stream = client.complete, client.stream
         if not arguments.stream:
             reply = send(**fields)
@@ -180,8 +213,16 @@ def _run_call(arguments: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _text_argument(text: str) -> str:
+    """``text``, or standard input for ``-`` (without the line end ``echo`` adds)."""
+    if text != "-":
+        return text
+    read = sys.stdin.read()
+    return read[:-1] if read.endswith("\n") else read
+
+
 def _chat_messages(arguments: argparse.Namespace) -> list[dict[str, str]]:
-    messages = [{"role": "user", "content": arguments.message}]
+    messages = [{"role": "user", "content": _text_argument(arguments.message)}]
     if arguments.system is not None:
         messages.insert(0, {"role": "system", "content": arguments.system})
     return messages
@@ -207,10 +248,7 @@ def _client(arguments: argparse.Namespace) -> Iterator[Client]:
 
     options: dict[str, Any] = {"tags": arguments.tags, "deployment": arguments.deployment}
     if os.environ.get("ENKRYPTAI_BASE_URL") or os.environ.get("ENKRYPTAI_API_KEY"):
-        if not (arguments.deployment or os.environ.get("ENKRYPTAI_DEPLOYMENT")):
-            raise ConfigurationError(
-                "No deployment given: pass --deployment NAME or set ENKRYPTAI_DEPLOYMENT"
-            )
+        _check_settings(arguments.deployment)
         with Client(**options) as client:
             yield client
         return
@@ -224,3 +262,26 @@ def _client(arguments: argparse.Namespace) -> Iterator[Client]:
         options["deployment"] = arguments.deployment or server.deployment
         with Client(api_key=server.api_key, base_url=server.url, **options) as client:
             yield client
+
+
+def _check_settings(deployment: str | None) -> None:
+    """Say, in shell terms and all at once, which settings a real proxy still needs.
+
+    The client's own message (``pass api_key=...``) speaks to Python code, and names one
+    missing setting at a time.
+    """
+    missing: list[tuple[str, str]] = []
+    if not os.environ.get("ENKRYPTAI_API_KEY", "").strip():
+        missing.append(("API key", "export ENKRYPTAI_API_KEY=YOUR_KEY"))
+    if not (deployment or os.environ.get("ENKRYPTAI_DEPLOYMENT", "").strip()):
+        missing.append(
+            ("deployment", "export ENKRYPTAI_DEPLOYMENT=NAME (or pass --deployment NAME)")
+        )
+    if missing:
+        names = " and no ".join(name for name, _ in missing)
+        fixes = "; ".join(fix for _, fix in missing)
+        base_url = os.environ.get("ENKRYPTAI_BASE_URL") or DEFAULT_BASE_URL
+        raise ConfigurationError(
+            f"No {names} for the proxy at {base_url}: {fixes}. To use a local emulator "
+            "instead, unset ENKRYPTAI_BASE_URL and ENKRYPTAI_API_KEY"
+        )

@@ -1,6 +1,6 @@
 """Typed view of ``enkrypt_policy_detections``: what the proxy's guardrails found.
 
-The shape is only loosely documented and was seen to vary (``shared/spec/PROXY_API.md``,
+The shape is only loosely documented and was seen to vary (``docs/proxy-api.md``,
 "Numbers in the sample replies"): scores as strings, ``summary.toxicity`` as ``{}`` or a
 list of names, keys no document mentions. So every typed part here is best effort: numeric
 strings are coerced, lists and maps in a summary are counted, unknown keys are kept as

@@ -39,25 +39,35 @@ def reply_repr_args(reply: ProxyBody) -> Iterator[tuple[str, Any]]:
 
 
 def detections_html(detections: PolicyDetections) -> str:
-    """A table of every detector's summary count, by guardrail stage."""
-    rows = []
+    """A table of every detector's summary count, by guardrail stage.
+
+    What else a summary carries (``most_unsafe_content``, a text, and the like) is not a
+    count: it goes in a second table, so the count column holds counts only.
+    """
+    counts, others = [], []
     for stage, report in (
         ("input", detections.input_guardrails),
         ("output", detections.output_guardrails),
     ):
         if report is None or report.summary is None:
             continue
-        counts = report.summary.model_dump(exclude_none=True)
-        for detector, count in counts.items():
-            flag = "&#9888;" if isinstance(count, int) and count else ""
-            rows.append(
-                f"<tr><td>{stage}</td><td>{html.escape(detector)}</td>"
-                f"<td>{html.escape(str(count))}</td><td>{flag}</td></tr>"
-            )
-    if not rows:
+        for name, value in report.summary.model_dump(exclude_none=True).items():
+            cells = f"<td>{stage}</td><td>{html.escape(name)}</td>"
+            if isinstance(value, int) and not isinstance(value, bool):
+                flag = "&#9888;" if value else ""
+                counts.append(f"<tr>{cells}<td>{value}</td><td>{flag}</td></tr>")
+            else:
+                others.append(f"<tr>{cells}<td>{html.escape(str(value))}</td></tr>")
+    if not counts and not others:
         return "<p><em>No guardrail findings reported.</em></p>"
-    head = "<tr><th>stage</th><th>detector</th><th>count</th><th></th></tr>"
-    return f"<table>{head}{''.join(rows)}</table>"
+    page = ""
+    if counts:
+        head = "<tr><th>stage</th><th>detector</th><th>count</th><th></th></tr>"
+        page += f"<table>{head}{''.join(counts)}</table>"
+    if others:
+        head = "<tr><th>stage</th><th>also reported</th><th>value</th></tr>"
+        page += f"<table>{head}{''.join(others)}</table>"
+    return page
 
 
 def reply_html(reply: ProxyBody) -> str:

@@ -2,7 +2,7 @@
 
 ``transport_error`` maps httpx's exceptions; ``status_error`` maps an error reply (or an
 error event in a stream). The error body's shape is not documented
-(``shared/spec/PROXY_API.md``, "Errors"): ``error`` may be an object, a plain string, a
+(``docs/proxy-api.md``, "Errors"): ``error`` may be an object, a plain string, a
 JSON string, or a Python dict printed into a string. Each form is parsed without ``eval``.
 """
 

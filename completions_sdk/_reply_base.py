@@ -3,7 +3,7 @@
 ``WireModel`` is the base of each part read from the wire: unknown fields are kept
 (``model_extra``), strings such as ``object`` and ``finish_reason`` are free (the service
 sends ``"text.completion"`` and ``"eos"``), missing parts are ``None`` and big integers stay
-exact (``shared/spec/PROXY_API.md``, "Response body"). These models validate as pydantic
+exact (``docs/proxy-api.md``, "Response body"). These models validate as pydantic
 defines; the decode paths read them with ``lenient_validate`` (``_lenient.py``), which
 repairs a field of an unexpected shape rather than failing the reply.
 """
@@ -65,7 +65,12 @@ class ProxyBody(WireModel):
     policy_detections: PolicyDetections | None = Field(
         default=None, alias="enkrypt_policy_detections"
     )
-    """What the proxy's guardrails found (``enkrypt_policy_detections``)."""
+    """What the proxy's guardrails found (``enkrypt_policy_detections`` on the wire).
+
+    A dump names it ``policy_detections`` unless asked for the wire names:
+    ``model_dump_json(by_alias=True)`` (or ``model_dump(by_alias=True)``) writes
+    ``enkrypt_policy_detections``, as the proxy sent it.
+    """
 
     @property
     def text(self) -> str:

@@ -2,7 +2,7 @@
 
 Each field and its rule is written once: the fields both endpoints take live here, and
 ``CompletionRequest`` (``_request.py``) and ``ChatCompletionRequest`` (``_chat_request.py``)
-add their own. Ranges follow ``shared/spec/PROXY_API.md`` ("Request body"). Validation
+add their own. Ranges follow ``docs/proxy-api.md`` ("Request body"). Validation
 is strict (no silent coercion of ``"16"`` into ``16``) because a wrong value should fail
 here, with the field, the rule and the value named, rather than at the proxy.
 """

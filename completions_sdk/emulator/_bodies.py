@@ -8,7 +8,7 @@ detections and the order of the chunks are made here, once.
 Streamed choices take turns, one chunk each (``n > 1``, or several prompts);
 ``finish_reason`` stays ``null`` until a choice's last chunk; the detections ride on the
 last chunk with choices, and ``usage`` comes last, in a chunk of its own, when asked for.
-Completion chunks have the completion's shape (``PROXY_API.md``, "Response body").
+Completion chunks have the completion's shape (``docs/proxy-api.md``, "Response body").
 """
 
 from __future__ import annotations

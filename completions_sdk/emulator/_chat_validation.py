@@ -1,6 +1,6 @@
 """The emulator's own check of a chat body: messages, tools, ``tool_choice`` and formats.
 
-OpenAI's chat body, as the proxy takes it (``PROXY_API.md``, "Endpoint"), written out
+OpenAI's chat body, as the proxy takes it (``docs/proxy-api.md``, "Endpoint"), written out
 here rather than taken from ``completions_sdk.ChatCompletionRequest``, for the reason
 ``_validation`` gives. The sampling fields and their ranges are checked by
 ``validate_request``, shared with completions. A 422's ``param`` is the path of the field

@@ -49,7 +49,7 @@ class Deployment(BaseModel):
     """Report this model in replies instead of the request's (the proxy may override it)."""
     quirks: bool = False
     """Reply like the public service was seen to: ``"text.completion"``, ``"eos"``,
-    a big ``seed`` on each choice and ``"prompt": []`` (``PROXY_API.md``)."""
+    a big ``seed`` on each choice and ``"prompt": []`` (``docs/proxy-api.md``)."""
 
     @field_validator("faults", mode="before")
     @classmethod

@@ -1,6 +1,6 @@
 """Error replies in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``.
 
-The proxy's error schema is not documented (``PROXY_API.md``, "Errors"); OpenAI's shape
+The proxy's error schema is not documented (``docs/proxy-api.md``, "Errors"); OpenAI's shape
 is what the SDK expects first, so the emulator sends it.
 """
 

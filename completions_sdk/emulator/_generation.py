@@ -28,7 +28,7 @@ __all__ = [
 
 DEFAULT_MAX_TOKENS = 16
 END_OF_TEXT = "<|endoftext|>"
-"""What the model sees when no prompt is given (``PROXY_API.md``, "Request body")."""
+"""What the model sees when no prompt is given (``docs/proxy-api.md``, "Request body")."""
 # No word is a prefix of another, so a token cut by a stop sequence never equals a word.
 VOCABULARY = (
     "amber", "bridge", "cedar", "delta", "ember", "fjord", "granite", "harbor",

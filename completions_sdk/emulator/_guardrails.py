@@ -1,10 +1,10 @@
 """Emulated guardrails and the ``enkrypt_policy_detections`` they report.
 
-Shapes follow ``shared/spec/samples/``: a clean reply carries ``output_guardrails`` as in
-``completion-as-served.json`` (string scores included); a block is an error body with
-top-level detections, as in ``blocked-by-input-guardrails.json``. The real status of a
-block is undocumented; the emulator answers 400 (``BLOCK_STATUS``), and the SDK must not
-depend on it, only on the detections being there.
+Shapes follow ``docs/proxy-api.md`` ("Sample replies"): a clean reply carries
+``output_guardrails`` as in ``completion-as-served.json`` (string scores included); a block
+is an error body with top-level detections, as in ``blocked-by-input-guardrails.json``. The
+real status of a block is undocumented; the emulator answers 400 (``BLOCK_STATUS``), and
+the SDK must not depend on it, only on the detections being there.
 """
 
 from __future__ import annotations

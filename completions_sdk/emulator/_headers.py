@@ -1,4 +1,4 @@
-"""The proxy's header checks (``PROXY_API.md``, "Headers"), in the service's order.
+"""The proxy's header checks (``docs/proxy-api.md``, "Headers"), in the service's order.
 
 Key first (401), then the deployment (400 when missing, 404 when unknown), then the
 optional headers' syntax, then the emulator's own ``X-Emulator-Fault``.

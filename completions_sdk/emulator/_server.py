@@ -256,17 +256,26 @@ def serve(host: str = "127.0.0.1", port: int = 8080, config: EmulatorConfig | No
     """
     config = config or EmulatorConfig()
     sock = _bind(host, port)  # a port already taken fails here, before the banner
-    port = sock.getsockname()[1]
-    # A foreground command's banner: where to point a client, and which names it knows.
-    print(
-        f"Emulating the AI Completions Proxy at http://{host}:{port}{COMPLETIONS_PATH} "
-        f"and {CHAT_PATH} (api key: {config.api_key}, "
-        f"deployments: {', '.join(config.deployments)})",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(_banner(host, sock.getsockname()[1], config), file=sys.stderr, flush=True)
     app = create_app(config)
     uvicorn.Server(uvicorn.Config(app, lifespan="off", ws="none")).run(sockets=[sock])
+
+
+def _banner(host: str, port: int, config: EmulatorConfig) -> str:
+    """A foreground command's banner: the lines to paste into the shell of a client."""
+    # The base URL, not the endpoint's: the client appends /ai-proxy/completions itself.
+    # A wildcard address listens on loopback too, and is not an address to connect to.
+    connect = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    address = f"[{connect}]" if ":" in connect else connect
+    others = [name for name in config.deployments if name != config.deployment]
+    also = f" (also serves: {', '.join(others)})" if others else ""
+    return (
+        f"Emulating the AI Completions Proxy ({COMPLETIONS_PATH} and {CHAT_PATH}) "
+        f"on {host}:{port}. Point a client at it with:\n"
+        f"  export ENKRYPTAI_BASE_URL=http://{address}:{port}\n"
+        f"  export ENKRYPTAI_API_KEY={config.api_key}\n"
+        f"  export ENKRYPTAI_DEPLOYMENT={config.deployment}{also}"
+    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -274,6 +283,8 @@ def _bind(host: str, port: int) -> socket.socket:
     # proto must be named: asyncio disables Nagle's algorithm on accepted connections
     # only when it is IPPROTO_TCP, and with Nagle each small reply waits ~40 ms for
     # the client's delayed ACK.
+    if not 0 <= port <= 65535:  # bind() would raise OverflowError, not OSError
+        raise ValueError(f"cannot listen on {host}:{port}: a port is 0-65535 (0: any free one)")
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

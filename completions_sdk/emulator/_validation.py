@@ -1,6 +1,6 @@
 """The emulator's own check of a request body, independent of the SDK's models.
 
-The rules are written out again from ``PROXY_API.md`` ("Request body") rather than taken
+The rules are written out again from ``docs/proxy-api.md`` ("Request body") rather than taken
 from ``completions_sdk.CompletionRequest``: a check shared with the client could not catch
 the client's mistakes. Unknown fields pass (new server features arrive before SDKs do);
 ``null`` means "not given", as it does for OpenAI.

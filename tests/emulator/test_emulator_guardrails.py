@@ -1,4 +1,4 @@
-"""Input and output guardrail blocks, in the shapes of ``shared/spec/samples`` (both endpoints)."""
+"""Input and output guardrail blocks, in the shapes of ``docs/proxy-api.md`` ("Sample replies")."""
 
 from __future__ import annotations
 
