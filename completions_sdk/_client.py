@@ -9,6 +9,7 @@ over to ``_reply`` or a stream.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import aclosing, closing
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -17,6 +18,7 @@ from typing_extensions import Self, Unpack
 
 from ._base_client import BaseClient
 from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
+from ._cancel import watch
 from ._chat_models import ChatCompletion, ChatCompletionChunk
 from ._chat_request import ChatCompletionRequest
 from ._core import PreparedCall, parse_reply, raise_for_status
@@ -145,11 +147,13 @@ class Client(BaseClient[httpx.Client]):
             **options: per-call options applied to every request (``tags``, ``timeout``...).
         """
         batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        outcomes = iter_completed(
+            lambda request: self.complete(request, **options), batch.requests, concurrency
+        )
         try:
-            for index, outcome in iter_completed(
-                lambda request: self.complete(request, **options), batch.requests, concurrency
-            ):
-                batch.add(index, outcome)
+            with closing(outcomes):  # an error abandons the calls in flight, now
+                for index, outcome in outcomes:
+                    batch.add(index, outcome)
         finally:
             batch.close()
         return batch.outcomes
@@ -163,6 +167,7 @@ class Client(BaseClient[httpx.Client]):
         self, call: PreparedCall[Any, Any], deadline: Deadline, *, stream: bool = False
     ) -> httpx.Response:
         request = self._build_request(call, deadline)
+        watch(request)
         try:
             response = self._http.send(request, stream=stream)
             if stream and not response.is_success:
@@ -281,11 +286,13 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         See ``Client.complete_many``.
         """
         batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        outcomes = aiter_completed(
+            lambda request: self.complete(request, **options), batch.requests, concurrency
+        )
         try:
-            async for index, outcome in aiter_completed(
-                lambda request: self.complete(request, **options), batch.requests, concurrency
-            ):
-                batch.add(index, outcome)
+            async with aclosing(outcomes):  # an error cancels the calls in flight, now
+                async for index, outcome in outcomes:
+                    batch.add(index, outcome)
         finally:
             batch.close()
         return batch.outcomes
