@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from completions_sdk import Completion, PolicyDetections
-from tests.conftest import fixture_bytes, fixture_json
+from tests._support import fixture_bytes, fixture_json
 
 
 def test_output_detections_of_the_sample_reply() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from completions_sdk import AsyncClient, BadRequestError, Client, RetryPolicy
-from tests.conftest import API_KEY
+from tests._support import API_KEY
 from tests.reliability._behaviours import json_reply
 from tests.reliability._server import Exchange, FaultServer
 
