@@ -10,9 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from typing import Any, Protocol
 
+from ._cancel import Abandon
 from ._exceptions import CompletionsError
 from ._models import Completion
 from ._request import CompletionRequest
@@ -64,31 +73,40 @@ def iter_completed(
     send: Callable[[CompletionRequest], Completion],
     requests: list[CompletionRequest],
     concurrency: int,
-) -> Iterator[tuple[int, Outcome]]:
-    """Send on a thread pool; yield ``(index, completion or SDK error)`` as each ends."""
+) -> Generator[tuple[int, Outcome], None, None]:
+    """Send on a thread pool; yield ``(index, completion or SDK error)`` as each ends.
+
+    Closing the iterator early (an error raised, Ctrl-C) abandons the calls in flight
+    instead of waiting for them: their connections are closed, nothing is retried.
+    """
     _check_concurrency(concurrency)
     pending: dict[concurrent.futures.Future[Completion], int] = {}
     queue = iter(enumerate(requests))
-    with concurrent.futures.ThreadPoolExecutor(concurrency, "completions-batch") as pool:
-        try:
-            for index, request in _take(queue, concurrency):
-                pending[pool.submit(send, request)] = index
-            while pending:
-                done, _ = concurrent.futures.wait(pending, return_when="FIRST_COMPLETED")
-                for future in done:
-                    yield pending.pop(future), _outcome(future)
-                    for index, request in _take(queue, 1):
-                        pending[pool.submit(send, request)] = index
-        finally:
-            for future in pending:
-                future.cancel()
+    calls = Abandon()
+    pool = concurrent.futures.ThreadPoolExecutor(concurrency, "completions-batch")
+
+    def submit(count: int) -> None:
+        for index, request in _take(queue, count):
+            pending[pool.submit(calls.run, send, request)] = index
+
+    try:
+        submit(concurrency)
+        while pending:
+            done, _ = concurrent.futures.wait(pending, return_when="FIRST_COMPLETED")
+            for future in done:
+                yield pending.pop(future), _outcome(future)
+                submit(1)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if pending:
+            calls.abandon()
 
 
 async def aiter_completed(
     send: Callable[[CompletionRequest], Awaitable[Completion]],
     requests: list[CompletionRequest],
     concurrency: int,
-) -> AsyncIterator[tuple[int, Outcome]]:
+) -> AsyncGenerator[tuple[int, Outcome], None]:
     """Send as tasks; yield ``(index, completion or SDK error)`` as each ends."""
     _check_concurrency(concurrency)
     pending: dict[asyncio.Task[Completion], int] = {}

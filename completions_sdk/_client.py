@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing, closing
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -19,6 +20,7 @@ from typing_extensions import Self, Unpack
 from ._base_client import BaseClient
 from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
 from ._body import aiter_raw, iter_raw
+from ._cancel import watch
 from ._chat_models import ChatCompletion, ChatCompletionChunk
 from ._chat_request import ChatCompletionRequest
 from ._core import PreparedCall, failure, parse_reply, prepare_call, read_error
@@ -153,11 +155,13 @@ class Client(BaseClient[httpx.Client]):
             **options: per-call options applied to every request (``tags``, ``timeout``...).
         """
         batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        outcomes = iter_completed(
+            lambda request: self.complete(request, **options), batch.requests, concurrency
+        )
         try:
-            for index, outcome in iter_completed(
-                lambda request: self.complete(request, **options), batch.requests, concurrency
-            ):
-                batch.add(index, outcome)
+            with closing(outcomes):  # an error abandons the calls in flight, now
+                for index, outcome in outcomes:
+                    batch.add(index, outcome)
         finally:
             batch.close()
         return batch.outcomes
@@ -179,6 +183,7 @@ class Client(BaseClient[httpx.Client]):
         """The reply, its body still to read; an error reply is read and raised."""
         http = self._pool()
         request = self._build_request(http, call, deadline)
+        watch(request)
         try:
             response = http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
@@ -333,11 +338,13 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         See ``Client.complete_many``.
         """
         batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        outcomes = aiter_completed(
+            lambda request: self.complete(request, **options), batch.requests, concurrency
+        )
         try:
-            async for index, outcome in aiter_completed(
-                lambda request: self.complete(request, **options), batch.requests, concurrency
-            ):
-                batch.add(index, outcome)
+            async with aclosing(outcomes):  # an error cancels the calls in flight, now
+                async for index, outcome in outcomes:
+                    batch.add(index, outcome)
         finally:
             batch.close()
         return batch.outcomes

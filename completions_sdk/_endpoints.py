@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from ._assembly import CompletionAssembler, StreamAssembler
 from ._chat_assembly import ChatAssembler
@@ -53,5 +53,3 @@ CHAT: Endpoint[ChatCompletionChunk, ChatCompletion] = Endpoint(
     "chat",
     "stream_chat",
 )
-
-AnyEndpoint = Endpoint[Any, Any]

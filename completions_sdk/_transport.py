@@ -23,7 +23,7 @@ import contextvars
 import os
 import time
 import weakref
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any, Protocol
 
 import httpcore
@@ -33,11 +33,13 @@ from httpcore._backends.base import SOCKET_OPTION
 __all__ = [
     "bind_expiry",
     "bind_expiry_within",
+    "bind_stream_watcher",
     "bound_reads",
     "close_with_loop",
     "reclaim_orphans",
     "renew_after_fork",
     "reset_expiry",
+    "reset_stream_watcher",
 ]
 
 _expiry: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -54,6 +56,15 @@ def bind_expiry_within(seconds: float) -> contextvars.Token[float | None]:
     expires = time.monotonic() + seconds
     current = _expiry.get()
     return _expiry.set(expires if current is None or current > expires else current)
+
+
+_stream_watcher: contextvars.ContextVar[Callable[[Any], None] | None] = contextvars.ContextVar(
+    "completions_sdk_stream_watcher", default=None
+)
+"""Told the stream a sync call is about to block on, then ``None`` (see ``_cancel.py``)."""
+
+bind_stream_watcher = _stream_watcher.set
+reset_stream_watcher = _stream_watcher.reset
 
 
 def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
@@ -73,10 +84,27 @@ class _BoundedStream(httpcore.NetworkStream):
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+        bounded = _bounded(timeout, httpcore.ReadTimeout)
+        watcher = _stream_watcher.get()
+        if watcher is None:
+            return self._stream.read(max_bytes, bounded)
+        watcher(self._stream)
+        try:
+            return self._stream.read(max_bytes, bounded)
+        finally:
+            watcher(None)
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
+        bounded = _bounded(timeout, httpcore.WriteTimeout)
+        watcher = _stream_watcher.get()
+        if watcher is None:
+            self._stream.write(buffer, bounded)
+            return
+        watcher(self._stream)
+        try:
+            self._stream.write(buffer, bounded)
+        finally:
+            watcher(None)
 
     def close(self) -> None:
         self._stream.close()

@@ -2,63 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from completions_sdk import AsyncClient, Client, RetryPolicy
-
-FIXTURES = Path(__file__).parent / "fixtures"
-BASE_URL = "http://127.0.0.1:8999"
-URL = f"{BASE_URL}/ai-proxy/completions"
-CHAT_URL = f"{BASE_URL}/ai-proxy/chat/completions"
-API_KEY = "sk-test-0123456789-SECRET"
+from tests._support import API_KEY, BASE_URL, AsyncAdapter
 
 # The suite draws the same examples on every run, so a red run reproduces and main stays
 # green by what it contains, not by luck; HYPOTHESIS_PROFILE=explore draws new ones.
 settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
-
-
-def fixture_bytes(name: str) -> bytes:
-    """A recorded body from ``tests/fixtures``."""
-    return (FIXTURES / name).read_bytes()
-
-
-def fixture_json(name: str) -> Any:
-    """A recorded JSON body from ``tests/fixtures``, decoded."""
-    return json.loads(fixture_bytes(name))
-
-
-class AsyncAdapter:
-    """Drives an ``AsyncClient`` through the sync client's interface, on its own loop."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self.client = client
-        self.loop = asyncio.new_event_loop()
-
-    def run(self, awaitable: Any) -> Any:
-        return self.loop.run_until_complete(awaitable)
-
-    def complete(self, *args: Any, **kwargs: Any) -> Any:
-        return self.run(self.client.complete(*args, **kwargs))
-
-    def chat(self, *args: Any, **kwargs: Any) -> Any:
-        return self.run(self.client.chat(*args, **kwargs))
-
-    def close(self) -> None:
-        self.run(self.client.close())
-        self.loop.close()
-
-    def __repr__(self) -> str:
-        return repr(self.client)
 
 
 @pytest.fixture

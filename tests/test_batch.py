@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pytest_httpx import HTTPXMock
 
 from completions_sdk import Completion, CompletionRequest, InternalServerError
-from tests.conftest import AsyncAdapter
+from tests._support import AsyncAdapter
 
 
 class InFlight:

@@ -20,8 +20,7 @@ from completions_sdk import (
 )
 from completions_sdk._lenient import lenient_validate
 from tests import test_streaming as streaming
-from tests.conftest import API_KEY, CHAT_URL, fixture_bytes
-from tests.test_streaming import SSE, sse
+from tests._support import API_KEY, CHAT_URL, SSE, fixture_bytes, sse
 
 HI = [{"role": "user", "content": "hi"}]
 REPLY = {

@@ -19,7 +19,7 @@ from completions_sdk import (
     CompletionRequest,
     ConfigurationError,
 )
-from tests.conftest import API_KEY, URL, fixture_bytes
+from tests._support import API_KEY, URL, fixture_bytes
 
 SAMPLE = fixture_bytes("completion-as-served.json")
 

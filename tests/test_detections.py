@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from completions_sdk import Completion, PolicyDetections
 from completions_sdk._lenient import lenient_validate
-from tests.conftest import fixture_bytes, fixture_json
+from tests._support import fixture_bytes, fixture_json
 
 
 def test_output_detections_of_the_sample_reply() -> None:

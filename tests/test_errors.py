@@ -22,7 +22,7 @@ from completions_sdk import (
     UnprocessableEntityError,
 )
 from completions_sdk._errors import decode_error_body, status_error
-from tests.conftest import API_KEY, fixture_bytes, fixture_json
+from tests._support import API_KEY, fixture_bytes, fixture_json
 
 OPENAI_ERROR = {"error": {"message": "bad thing", "type": "invalid_request_error", "code": "x"}}
 

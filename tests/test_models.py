@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from completions_sdk import Completion, CompletionChunk
 from completions_sdk._lenient import lenient_validate
-from tests.conftest import fixture_bytes
+from tests._support import fixture_bytes
 
 
 def test_the_live_services_sample_reply_parses() -> None:

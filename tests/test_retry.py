@@ -18,7 +18,7 @@ from completions_sdk import (
     RetryPolicy,
 )
 from completions_sdk._retry import is_retryable, retry_after
-from tests.conftest import fixture_bytes
+from tests._support import fixture_bytes
 
 SAMPLE = fixture_bytes("completion-as-served.json")
 

@@ -10,7 +10,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from completions_sdk import APIStatusError, CompletionRequest
-from tests.conftest import API_KEY, fixture_bytes
+from tests._support import API_KEY, fixture_bytes
 
 
 def test_no_key_in_the_clients_repr_or_str(client: Any) -> None:

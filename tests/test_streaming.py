@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from pytest_httpx import HTTPXMock
 
@@ -22,67 +23,14 @@ from completions_sdk import (
     RateLimitError,
     Stream,
 )
-from tests.conftest import AsyncAdapter, fixture_bytes, fixture_json
+from completions_sdk._assembly import TextPieces
+from tests._support import SSE, AsyncAdapter, Pieces, fixture_bytes, fixture_json, read_all, sse
 
 RECORDED = fixture_bytes("stream-n3-usage.sse")
-SSE = {"content-type": "text/event-stream"}
-
-
-def sse(*events: Any, done: bool = True) -> bytes:
-    """An event stream of JSON events (dicts) or raw data strings."""
-    lines = [
-        f"data: {json.dumps(e, ensure_ascii=False) if isinstance(e, dict) else e}\n\n"
-        for e in events
-    ]
-    if done:
-        lines.append("data: [DONE]\n\n")
-    return "".join(lines).encode()
 
 
 def chunk(text: str, index: int = 0, finish: str | None = None) -> dict[str, Any]:
     return {"id": "c1", "choices": [{"text": text, "index": index, "finish_reason": finish}]}
-
-
-class Pieces(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body that arrives in the given pieces, then optionally breaks."""
-
-    def __init__(self, pieces: list[bytes], error: Exception | None = None) -> None:
-        self.pieces = pieces
-        self.error = error
-        self.closed = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield from self.pieces
-        if self.error:
-            raise self.error
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for piece in self.pieces:
-            yield piece
-        if self.error:
-            raise self.error
-
-    def close(self) -> None:
-        self.closed = True
-
-    async def aclose(self) -> None:
-        self.closed = True
-
-
-def read_all(client: Any, method: str = "stream", **arguments: Any) -> tuple[list[Any], Any]:
-    """Every chunk and the final reply of a streaming ``method``, with either client."""
-    arguments.setdefault("model", "m")
-    if isinstance(client, AsyncAdapter):
-
-        async def run() -> tuple[list[Any], Any]:
-            async with getattr(client.client, method)(**arguments) as stream:
-                chunks = [c async for c in stream]
-                return chunks, await stream.get_final_completion()
-
-        return client.run(run())  # type: ignore[no-any-return]
-    with getattr(client, method)(**arguments) as stream:
-        chunks = list(stream)
-        return chunks, stream.get_final_completion()
 
 
 def texts(client: Any, **arguments: Any) -> list[str]:
@@ -429,3 +377,13 @@ def test_a_streams_repr_says_where_it_stands(httpx_mock: HTTPXMock) -> None:
             stream.get_final_completion()
         assert repr(stream) == "Stream(POST /ai-proxy/completions, 2 chunks, done)"
         assert "SECRET" not in repr(stream)
+
+
+@given(st.lists(st.text(max_size=3), max_size=2000))
+@settings(max_examples=50, deadline=None)
+def test_text_pieces_join_to_the_text_across_blocks(pieces: list[str]) -> None:
+    buffer = TextPieces()
+    for piece in pieces:
+        buffer.append(piece)
+    assert str(buffer) == "".join(pieces)
+    assert bool(buffer) == bool(pieces)

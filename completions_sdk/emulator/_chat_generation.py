@@ -17,16 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ._generation import Generation, generate, tokenize
+from ._generation import Generation, generate
+from ._tokens import conversation_tokens, message_text, tokenize
 
-__all__ = [
-    "ChatGeneration",
-    "ToolCall",
-    "conversation_tokens",
-    "generate_chat",
-    "input_texts",
-    "message_text",
-]
+__all__ = ["ChatGeneration", "ToolCall", "generate_chat"]
 
 
 @dataclass(frozen=True)
@@ -51,29 +45,6 @@ class ChatGeneration:
     generation: Generation
     tool_calls: tuple[ToolCall | None, ...]
     """One item per choice, by index: ``None`` for a text reply."""
-
-
-def message_text(message: Mapping[str, Any]) -> str:
-    """The text of a (validated) message: its string content, or its text parts joined."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    parts = content if isinstance(content, list) else []
-    return "\n".join(part["text"] for part in parts if part.get("type") == "text")
-
-
-def input_texts(body: Mapping[str, Any]) -> list[str]:
-    """What the input guardrails read: the text of every user and system message."""
-    return [
-        message_text(message)
-        for message in body["messages"]
-        if message.get("role") in ("user", "system")
-    ]
-
-
-def conversation_tokens(messages: Sequence[Mapping[str, Any]]) -> int:
-    """The prompt tokens of a conversation: those of every message's text."""
-    return sum(len(tokenize(message_text(message))) for message in messages)
 
 
 def generate_chat(body: Mapping[str, Any]) -> ChatGeneration:

@@ -3,8 +3,8 @@
 OpenAI's chat body, as the proxy takes it (``docs/proxy-api.md``, "Endpoint"), written out
 here rather than taken from ``completions_sdk.ChatCompletionRequest``, for the reason
 ``_validation`` gives. The sampling fields and their ranges are checked by
-``validate_request``, shared with completions. A 422's ``param`` is the path of the field
-at fault, e.g. ``messages[2].tool_call_id`` or ``tools[0].function.name``.
+``_rules.validate_request``, shared with completions. A 422's ``param`` is the path of
+the field at fault, e.g. ``messages[2].tool_call_id`` or ``tools[0].function.name``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._chat_generation import conversation_tokens
 from ._errors import ErrorReply, invalid
-from ._validation import (
+from ._rules import (
     INT64,
     Rules,
     check_context,
@@ -25,7 +24,8 @@ from ._validation import (
     is_str,
     show,
 )
-from ._validation import validate_request as _validate_request
+from ._rules import validate_request as _validate_request
+from ._tokens import conversation_tokens
 
 __all__ = ["validate_chat"]
 

@@ -13,11 +13,10 @@ from typing import Any
 
 from ._bodies import Answer, completion_answer
 from ._chat_bodies import chat_answer
-from ._chat_generation import input_texts
 from ._chat_validation import validate_chat
 from ._config import Deployment
 from ._errors import ErrorReply
-from ._generation import prompt_texts
+from ._tokens import input_texts, prompt_texts
 from ._validation import validate_completion
 
 __all__ = ["CHAT", "COMPLETIONS", "ENDPOINTS", "Endpoint"]

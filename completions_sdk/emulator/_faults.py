@@ -122,11 +122,6 @@ class FaultCounter:
             self._counts[key] = count
         return faults.times is None or count <= faults.times
 
-    def count(self, deployment: str, faults: Faults) -> int:
-        """How many requests were counted for these faults on this deployment."""
-        with self._lock:
-            return self._counts.get((deployment, faults.spec()), 0)
-
     def clear(self, deployment: str | None = None) -> None:
         """Forget the counts (of one deployment, or of all)."""
         with self._lock:

@@ -1,42 +1,21 @@
 """Deterministic "model": text from a hash of the prompt, the seed and the choice index.
 
-A token is a word with the whitespace before it: the prompt ``"Say hi"`` is the two
-tokens ``"Say"`` and ``" hi"``, and each generated token is ``" "`` plus a word from
-``VOCABULARY``. The same prompt, seed and choice index always give the same text, in
+Each generated token is ``" "`` plus a word from ``VOCABULARY`` (``_tokens`` says how a
+prompt is read). The same prompt, seed and choice index always give the same text, in
 every process (``hashlib``, not ``hash()``, which is salted per process).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = [
-    "DEFAULT_MAX_TOKENS",
-    "END_OF_TEXT",
-    "VOCABULARY",
-    "GeneratedChoice",
-    "Generation",
-    "Piece",
-    "generate",
-    "prompt_texts",
-    "tokenize",
-]
+from ._tokens import DEFAULT_MAX_TOKENS, VOCABULARY, prompt_texts, tokenize
 
-DEFAULT_MAX_TOKENS = 16
-END_OF_TEXT = "<|endoftext|>"
-"""What the model sees when no prompt is given (``docs/proxy-api.md``, "Request body")."""
-# No word is a prefix of another, so a token cut by a stop sequence never equals a word.
-VOCABULARY = (
-    "amber", "bridge", "cedar", "delta", "ember", "fjord", "granite", "harbor",
-    "island", "juniper", "kestrel", "lantern", "meadow", "nectar", "orchid", "pebble",
-    "quartz", "river", "saffron", "thistle", "umber", "valley", "willow", "xenon",
-    "yarrow", "zephyr", "acorn", "breeze", "canyon", "dune", "estuary", "fern",
-)  # fmt: skip
-_TOKEN = re.compile(r"\s*\S+|\s+")
+__all__ = ["GeneratedChoice", "Generation", "Piece", "generate"]
+
 _SCALE = 2**64
 
 
@@ -86,26 +65,6 @@ class Generation:
             "completion_tokens": completion,
             "total_tokens": self.prompt_tokens + completion,
         }
-
-
-def tokenize(text: str) -> list[str]:
-    """Split ``text`` into tokens (words with their leading whitespace)."""
-    return _TOKEN.findall(text)
-
-
-def prompt_texts(prompt: Any) -> list[str]:
-    """The prompt(s) of a (validated) body as texts; token ids become vocabulary words."""
-    if prompt is None:
-        return [END_OF_TEXT]
-    if isinstance(prompt, str):
-        return [prompt]
-    if prompt and all(isinstance(item, int) for item in prompt):
-        return [_decode(prompt)]
-    return [item if isinstance(item, str) else _decode(item) for item in prompt]
-
-
-def _decode(token_ids: Sequence[int]) -> str:
-    return "".join(" " + VOCABULARY[token % len(VOCABULARY)] for token in token_ids)
 
 
 def generate(body: Mapping[str, Any]) -> Generation:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from completions_sdk.emulator import Deployment, EmulatorServer
-from tests.emulator.conftest import CHAT, decode
+from tests._support.emulator import CHAT, decode
 
 Post = Callable[..., dict[str, Any]]
 Stream = Callable[..., list[str]]

@@ -11,7 +11,7 @@ import httpx_sse
 import pytest
 
 from completions_sdk.emulator import Deployment, EmulatorConfig, EmulatorServer, Faults
-from tests.emulator.conftest import Api
+from tests._support.emulator import Api
 
 Post = Callable[..., httpx.Response]
 # Four content chunks from each endpoint: four tokens, or the role, two tokens and the end.

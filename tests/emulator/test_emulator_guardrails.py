@@ -10,7 +10,7 @@ import httpx_sse
 import pytest
 
 from completions_sdk.emulator import EmulatorServer
-from tests.emulator.conftest import CHAT_PATH, PATH, Api
+from tests._support.emulator import CHAT_PATH, PATH, Api
 
 
 def assert_block(body: dict[str, Any], stage: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from completions_sdk.emulator import EmulatorServer
-from tests.emulator.conftest import Api
+from tests._support.emulator import Api
 
 
 def error_of(response: httpx.Response) -> dict[str, object]:

@@ -9,7 +9,7 @@ import openai
 import pytest
 
 from completions_sdk.emulator import EmulatorServer
-from tests.emulator.conftest import official_client
+from tests._support.emulator import official_client
 
 Complete = Callable[..., dict[str, Any]]
 BODY: dict[str, Any] = {"model": "m", "prompt": ["Say hi", "Say bye"], "max_tokens": 5, "n": 2}

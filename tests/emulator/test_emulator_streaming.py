@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from tests.emulator.conftest import COMPLETIONS, Api, decode
+from tests._support.emulator import COMPLETIONS, Api, decode
 
 Complete = Callable[..., dict[str, Any]]
 Stream = Callable[..., list[str]]

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.emulator.conftest import CHAT_PATH, PATH, Api
+from tests._support.emulator import CHAT_PATH, PATH, Api
 
 # Overrides of a valid body of either endpoint (``None`` removes a field: null is "not given").
 SHARED_INVALID = [

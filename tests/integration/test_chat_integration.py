@@ -14,8 +14,8 @@ import pytest
 
 from completions_sdk import GuardrailViolation, IncompleteStreamError
 from completions_sdk.emulator import FAULT_HEADER, EmulatorServer
-from tests.emulator.conftest import client_options, official_client
-from tests.test_streaming import read_all
+from tests._support import read_all
+from tests._support.emulator import client_options, official_client
 
 SYSTEM = {"role": "system", "content": "You answer in few words."}
 SEARCH = {

@@ -19,8 +19,7 @@ from completions_sdk import (
     UnprocessableEntityError,
 )
 from completions_sdk.emulator import FAULT_HEADER, EmulatorServer
-from tests.conftest import AsyncAdapter
-from tests.test_streaming import read_all
+from tests._support import AsyncAdapter, read_all
 
 
 @pytest.fixture

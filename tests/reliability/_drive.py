@@ -18,7 +18,7 @@ from completions_sdk import (
     CompletionsError,
     RetryPolicy,
 )
-from tests.conftest import API_KEY, AsyncAdapter
+from tests._support import API_KEY, AsyncAdapter
 
 Mode = Literal["complete", "stream"]
 MODES: tuple[Mode, ...] = ("complete", "stream")

@@ -23,7 +23,7 @@ from completions_sdk import (
     IncompleteStreamError,
     InternalServerError,
 )
-from tests.conftest import fixture_bytes
+from tests._support import fixture_bytes
 from tests.reliability._behaviours import event, hang, raw, reply, reset, sse_reply
 from tests.reliability._drive import (
     ATTEMPTS,

@@ -25,7 +25,7 @@ from completions_sdk import (
     InternalServerError,
 )
 from completions_sdk._errors import MAX_LITERAL_LENGTH, decode_error_body, status_error
-from tests.conftest import API_KEY
+from tests._support import API_KEY
 from tests.reliability._behaviours import event, json_reply, reply, sse_reply
 from tests.reliability._drive import MODES, STREAMED, Mode, completion, receive
 from tests.reliability._server import Behaviour, FaultServer

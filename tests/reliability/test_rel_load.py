@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from completions_sdk import AsyncClient, Client, InternalServerError
-from tests.conftest import API_KEY
+from tests._support import API_KEY
 from tests.reliability._behaviours import echo
 from tests.reliability._drive import Mode, Received, areceive, receive
 from tests.reliability._server import FaultServer

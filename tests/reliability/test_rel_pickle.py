@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from completions_sdk import AsyncClient, Client
-from tests.conftest import API_KEY
+from tests._support import API_KEY
 from tests.reliability._behaviours import echo
 from tests.reliability._drive import areceive, receive
 from tests.reliability._server import FaultServer

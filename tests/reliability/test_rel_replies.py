@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from completions_sdk import CompletionsError
+from tests._support import Pieces
 from tests.reliability._behaviours import raw
 from tests.reliability._drive import KINDS, MODES, Kind, Mode, Received, receive, receive_from
 from tests.reliability._server import FaultServer
 from tests.reliability._strategies import RAW_REPLIES, Garbage, garbage_replies
-from tests.test_streaming import Pieces
 
 # ---------------------------------------------------------------- byte splits
 
@@ -65,11 +65,13 @@ def _render(draw: st.DrawFn, events: list[dict[str, Any]], line_end: str) -> byt
 
 
 @st.composite
-def split_streams(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
-    """A valid multi-choice event stream (logprobs, a usage chunk) and a way to cut it."""
-    body = _render(draw, _multi_choice_events(draw), draw(st.sampled_from(["\n", "\r\n", "\r"])))
+def split_streams(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """A valid multi-choice event stream (logprobs, a usage chunk), its events, and a way
+    to cut it."""
+    events = _multi_choice_events(draw)
+    body = _render(draw, events, draw(st.sampled_from(["\n", "\r\n", "\r"])))
     cuts = sorted(set(draw(st.lists(st.integers(1, len(body) - 1), max_size=40))))
-    return body, [body[a:b] for a, b in itertools.pairwise([0, *cuts, len(body)])]
+    return events, [body[a:b] for a, b in itertools.pairwise([0, *cuts, len(body)])]
 
 
 def _streamed(pieces: list[bytes], kind: Kind) -> list[dict[str, Any]]:
@@ -87,11 +89,15 @@ def _streamed(pieces: list[bytes], kind: Kind) -> list[dict[str, Any]]:
 @settings(max_examples=120, deadline=None)
 @given(stream=split_streams(), kind=st.sampled_from(KINDS))
 def test_any_byte_split_of_a_multi_choice_stream_gives_the_same_completion(
-    stream: tuple[bytes, list[bytes]], kind: Kind
+    stream: tuple[list[dict[str, Any]], list[bytes]], kind: Kind
 ) -> None:
-    body, pieces = stream
-    whole = _streamed([body], kind)
+    events, pieces = stream
+    whole = _streamed([b"".join(pieces)], kind)
     assert _streamed(pieces, kind) == whole
+    # ... and the chunks carry exactly the texts that were sent, choice by choice.
+    sent = [(c["index"], c["text"]) for event in events for c in event["choices"]]
+    got = [(c["index"], c["text"]) for chunk in whole[:-1] for c in chunk["choices"]]
+    assert got == sent
     assert whole[-1]["usage"]["total_tokens"] == 11
 
 

@@ -18,7 +18,7 @@ from completions_sdk import (
     InternalServerError,
     RateLimitError,
 )
-from tests.conftest import fixture_bytes
+from tests._support import fixture_bytes
 from tests.reliability._behaviours import json_reply, reply
 from tests.reliability._drive import ATTEMPTS, AnyClient, expect, receive
 from tests.reliability._server import FaultServer

@@ -25,7 +25,7 @@ from completions_sdk import (
     IncompleteStreamError,
     InternalServerError,
 )
-from tests.conftest import API_KEY, fixture_json
+from tests._support import API_KEY, fixture_json
 from tests.reliability._behaviours import event, hang, json_reply, reflect, reset, sse_reply
 from tests.reliability._drive import MODES, Mode, chunk, completion, receive
 from tests.reliability._server import Behaviour, FaultServer
