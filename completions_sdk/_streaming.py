@@ -97,14 +97,15 @@ async def _achunks_of(
         if not _is_event_stream(response):
             yield assembler.decode_body(await response.aread())
             return
-        events = EventSource(response).aiter_sse()
-        async for event in events:
-            chunk = assembler.decode(event)
-            if assembler.done:
-                await _adrain(events)
-                return
-            if chunk is not None:
-                yield chunk
+        # Closed here, not by the loop's finalizer later (an async for does not close it).
+        async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
+            async for event in events:
+                chunk = assembler.decode(event)
+                if assembler.done:
+                    await _adrain(events)
+                    return
+                if chunk is not None:
+                    yield chunk
     except httpx.HTTPError as exc:
         raise _interrupted(exc, assembler) from exc
     finally:
