@@ -12,6 +12,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncGenerator, Generator, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import httpx
 
@@ -185,6 +186,10 @@ async def aiter_raw(response: httpx.Response) -> AsyncGenerator[bytes, None]:
     """``iter_raw`` for an async response."""
     if response.is_stream_consumed:
         yield response.content
-    else:
-        async for raw in response.aiter_raw():
+        return
+    raw_chunks = cast(AsyncGenerator[bytes, None], response.aiter_raw())
+    try:
+        async for raw in raw_chunks:
             yield raw
+    finally:  # an async for leaves it to the loop's finalizer otherwise
+        await raw_chunks.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from completions_sdk import Completion, PolicyDetections
-from tests.conftest import fixture_json
+from tests._support import fixture_json
 
 
 def table_rows(page: str) -> list[list[list[str]]]:

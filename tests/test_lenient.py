@@ -15,7 +15,7 @@ from completions_sdk import _lenient as lenient
 from completions_sdk._assembly import CompletionAssembler
 from completions_sdk._chat_assembly import ChatAssembler
 from completions_sdk._lenient import lenient_validate
-from tests.conftest import fixture_bytes, fixture_json
+from tests._support import fixture_bytes, fixture_json
 
 ODD = {"choices": [{"text": "x", "logprobs": "not an object"}], "usage": 5}
 

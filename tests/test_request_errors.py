@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from completions_sdk import AsyncClient, ChatCompletionRequest, Client, CompletionRequest
-from tests.conftest import API_KEY, BASE_URL
+from tests._support import API_KEY, BASE_URL
 
 HI = [{"role": "user", "content": "hi"}]
 TOOLS = [{"type": "function", "function": {"name": "f"}}]

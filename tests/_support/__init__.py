@@ -48,6 +48,24 @@ def fixture_json(name: str) -> Any:
     return json.loads(fixture_bytes(name))
 
 
+async def _settle() -> None:
+    """Let the tasks the loop's async generator finalizer started finish, as asyncio.run does.
+
+    A stream left early leaves httpx's inner async generators suspended (each ``async for``
+    in httpx drops its inner one unclosed); the loop closes each in a task, and closing one
+    drops the next. Closing the loop under them destroys those tasks pending: logged on every
+    Python, a RuntimeWarning ("aclose ... was never awaited") from 3.13.
+    """
+    this = asyncio.current_task()
+    while True:
+        await asyncio.sleep(0)  # runs the finalizer's pending ``create_task`` callbacks
+        pending = asyncio.all_tasks() - {this}
+        if not pending:
+            return
+        if (await asyncio.wait(pending, timeout=10))[1]:
+            return  # something else still runs: let loop.close() report it
+
+
 class AsyncAdapter:
     """Drives an ``AsyncClient`` through the sync client's interface, on its own loop."""
 
@@ -66,6 +84,8 @@ class AsyncAdapter:
 
     def close(self) -> None:
         self.run(self.client.close())
+        self.run(_settle())
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
 
     def __repr__(self) -> str:

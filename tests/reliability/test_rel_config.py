@@ -28,7 +28,7 @@ from completions_sdk import (
 from completions_sdk._base_url import ENDPOINT_SUFFIXES
 from completions_sdk._endpoints import CHAT, COMPLETIONS
 from completions_sdk.emulator import EmulatorServer
-from tests.conftest import API_KEY
+from tests._support import API_KEY
 from tests.reliability._behaviours import echo, json_reply, reflect, reset
 from tests.reliability._drive import MODES, Mode, receive
 from tests.reliability._server import FaultServer

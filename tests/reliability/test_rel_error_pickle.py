@@ -36,7 +36,7 @@ from completions_sdk import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from tests.conftest import API_KEY, fixture_json
+from tests._support import API_KEY, fixture_json
 from tests.reliability._behaviours import event, hang, json_reply, reply, reset, sse_reply
 from tests.reliability._drive import Mode, chunk, receive
 from tests.reliability._server import Behaviour, FaultServer
