@@ -29,7 +29,7 @@ class BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _http: HttpClient
     _owns_http: bool
-    _merged_headers: tuple[tuple[dict[str, str], httpx.Headers], ...]
+    _merged_headers: tuple[httpx.Headers, httpx.Headers] | None
 
     def __init__(
         self,
@@ -113,37 +113,36 @@ class BaseClient(Generic[HttpClient]):
             "bounded_reads": self._bounded_reads,
         }
 
-    def _merge_headers(self) -> tuple[tuple[dict[str, str], httpx.Headers], ...]:
-        # The httpx client's headers merged with the SDK's, once; only for a client the
-        # SDK built, whose headers nobody else changes.
+    def _merge_headers(self) -> tuple[httpx.Headers, httpx.Headers] | None:
+        # The httpx client's headers merged with the SDK's, once (plain, streamed); only
+        # for a client the SDK built, whose headers nobody else changes.
         if not self._owns_http:
-            return ()
+            return None
         merged = []
-        for headers in (self._config.headers, self._config.stream_headers):
+        for stream in (False, True):
             both = httpx.Headers(self._http.headers)
-            both.update(headers)
-            merged.append((headers, both))
-        return tuple(merged)
+            both.update(self._config.headers.client_headers(stream=stream))
+            merged.append(both)
+        return merged[0], merged[1]
 
     def _build_request(
         self, http: HttpClient, call: PreparedCall[Any, Any], deadline: Deadline
     ) -> httpx.Request:
         timeout = deadline.timeout(call.timeout)
-        if not http.cookies:
+        headers = call.headers
+        if headers.shared and self._merged_headers is not None and not http.cookies:
             # What build_request would build, without merging URL and headers per call
             # (about 15 µs); calls with header overrides, or cookies to send, take the
             # general path.
-            for headers, merged in self._merged_headers:
-                if call.headers is headers:
-                    return httpx.Request(
-                        "POST",
-                        call.url,
-                        content=call.content,
-                        headers=merged,
-                        extensions={"timeout": timeout.as_dict()},
-                    )
+            return httpx.Request(
+                "POST",
+                call.url,
+                content=call.content,
+                headers=self._merged_headers[headers.stream],
+                extensions={"timeout": timeout.as_dict()},
+            )
         return http.build_request(
-            "POST", call.url, content=call.content, headers=call.headers, timeout=timeout
+            "POST", call.url, content=call.content, headers=headers.values, timeout=timeout
         )
 
     def _reader(self, response: httpx.Response, *, error: bool) -> BodyReader:

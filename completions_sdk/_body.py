@@ -3,8 +3,8 @@
 httpx inflates each network read whole, so half a megabyte of gzip can become hundreds of
 megabytes before anyone counts. The SDK reads the raw bytes instead and inflates them here
 in slices of at most ``PIECE_BYTES``, so that a limit is checked before memory is spent.
-It asks for ``gzip`` and ``deflate`` only (``ACCEPT_ENCODING``); a reply in any other coding
-is refused with a clear error rather than read as garbage.
+It asks for ``gzip`` and ``deflate`` only (``_headers.ACCEPT_ENCODING``); a reply in any
+other coding is refused with a clear error rather than read as garbage.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import cast
 
 import httpx
 
+from ._headers import ACCEPT_ENCODING
 from ._sse import SizeLimitExceeded, UnreadableBody
 
 __all__ = [
-    "ACCEPT_ENCODING",
     "PIECE_BYTES",
     "BodyDecoder",
     "BodyReader",
@@ -29,7 +29,6 @@ __all__ = [
     "iter_raw",
 ]
 
-ACCEPT_ENCODING = "gzip, deflate"
 PIECE_BYTES = 1 << 20
 """The most a single inflate step may produce."""
 _MIB = 1 << 20

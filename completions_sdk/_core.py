@@ -13,6 +13,7 @@ from ._decode import check_choice_count, decode
 from ._endpoints import Endpoint
 from ._errors import decode_error_body, status_error, transport_error
 from ._exceptions import APIStatusError, CompletionsError, ConfigurationError
+from ._headers import CallHeaders
 from ._redaction import Redactor
 from ._reply_base import ProxyBody
 from ._request_base import RequestBase
@@ -33,7 +34,7 @@ class PreparedCall(Generic[ChunkT, ReplyT]):
     endpoint: Endpoint[ChunkT, ReplyT]
     url: httpx.URL
     content: bytes
-    headers: dict[str, str] = field(repr=False)  # the API key is among them
+    headers: CallHeaders = field(repr=False)  # the API key is among them
     timeout: httpx.Timeout
     retry: RetryPolicy
     deadline_seconds: float | None
@@ -65,7 +66,7 @@ def prepare_call(
         endpoint=endpoint,
         url=config.url(endpoint.path),
         content=body.to_json(),
-        headers=_headers(config, options, stream=stream),
+        headers=config.headers.for_call(options, stream=stream),
         timeout=timeout,
         retry=retry,
         deadline_seconds=(
@@ -82,15 +83,6 @@ def _max_choices(request: RequestBase) -> int:
     if isinstance(prompt, list) and prompt and not isinstance(prompt[0], int):
         return int(n) * len(prompt)  # a list of prompts, not one prompt of token ids
     return int(n)
-
-
-def _headers(config: ClientConfig, options: dict[str, Any], *, stream: bool) -> dict[str, str]:
-    headers = config.headers_for(options)
-    if not stream:
-        return headers
-    if headers is config.headers:
-        return config.stream_headers
-    return {**headers, "Accept": "text/event-stream"}
 
 
 def _body(

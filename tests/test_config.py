@@ -13,7 +13,7 @@ from completions_sdk import (
     InsecureTransportWarning,
     RetryPolicy,
 )
-from completions_sdk._config import parse_tags
+from completions_sdk._headers import parse_tags
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def test_environment_fallbacks(
     client = client_class()
     assert client.deployment == "env-deployment"
     assert client.base_url == httpx.URL("http://localhost:8080/")
-    assert client._config.headers["apikey"] == "env-key"
+    assert client._config.headers.client_headers(stream=False)["apikey"] == "env-key"
     assert (
         client._config.url("/ai-proxy/completions") == "http://localhost:8080/ai-proxy/completions"
     )
@@ -43,7 +43,7 @@ def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ENKRYPTAI_DEPLOYMENT", "env-deployment")
     client = Client(api_key="arg-key", deployment="arg-deployment")
     assert client.deployment == "arg-deployment"
-    assert client._config.headers["apikey"] == "arg-key"
+    assert client._config.headers.client_headers(stream=False)["apikey"] == "arg-key"
     assert client.base_url == httpx.URL("https://api.enkryptai.com")
 
 
@@ -127,7 +127,7 @@ def test_header_values_h11_would_refuse_are_refused_up_front(
 
 def test_inner_spaces_and_tabs_in_a_header_value_are_fine() -> None:
     client = Client(api_key="k", deployment="d", default_headers={"X-Note": "a b\tc"})
-    assert client._config.headers["X-Note"] == "a b\tc"
+    assert client._config.headers.client_headers(stream=False)["X-Note"] == "a b\tc"
 
 
 @pytest.mark.parametrize(
@@ -181,12 +181,13 @@ def test_a_header_is_sent_once_whatever_the_case_of_its_name() -> None:
         tags=["a"],
         default_headers={"x-enkrypt-deployment": "other", "APIKEY": "not-the-key", "X-Note": "1"},
     )
-    headers = client._config.headers
+    headers = client._config.headers.client_headers(stream=False)
     assert [name for name in headers if name.lower() == "x-enkrypt-deployment"] == [
         "x-enkrypt-deployment"
     ]
     assert [value for name, value in headers.items() if name.lower() == "apikey"] == ["k"]
-    per_call = client._config.headers_for({"extra_headers": {"x-enkrypt-tags": "b", "x-note": "2"}})
+    extra = {"extra_headers": {"x-enkrypt-tags": "b", "x-note": "2"}}
+    per_call = client._config.headers.for_call(extra, stream=False).values
     assert [v for n, v in per_call.items() if n.lower() == "x-enkrypt-tags"] == ["b"]
     assert [v for n, v in per_call.items() if n.lower() == "x-note"] == ["2"]
 
@@ -197,10 +198,10 @@ def test_refresh_cache_must_be_a_bool(refresh_cache: object) -> None:
         Client(api_key="k", deployment="d", refresh_cache=refresh_cache)  # type: ignore[arg-type]
     client = Client(api_key="k", deployment="d")
     with pytest.raises(ConfigurationError, match="refresh_cache must be True, False or None"):
-        client._config.headers_for({"refresh_cache": refresh_cache})
+        client._config.headers.for_call({"refresh_cache": refresh_cache}, stream=False)
 
 
 def test_a_per_call_deployment_must_not_be_empty() -> None:
     client = Client(api_key="k", deployment="d")
     with pytest.raises(ConfigurationError, match="deployment must not be empty"):
-        client._config.headers_for({"deployment": ""})
+        client._config.headers.for_call({"deployment": ""}, stream=False)
