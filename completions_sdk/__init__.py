@@ -1,5 +1,6 @@
 """A typed Python client for Enkrypt AI's AI Completions Proxy."""
 
+from ._body import ResponseLimits
 from ._chat_models import (
     ChatChoice,
     ChatChunkChoice,
@@ -121,6 +122,7 @@ __all__ = [
     "RateLimitError",
     "RequestOptions",
     "ResponseFormat",
+    "ResponseLimits",
     "RetryPolicy",
     "Stream",
     "StreamOptions",
