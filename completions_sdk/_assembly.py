@@ -14,14 +14,14 @@ from typing import Any, ClassVar, Generic, TypeVar
 import httpx
 
 from ._decode import decode, whole_body_as_chunk
-from ._errors import decode_error_body, status_error
+from ._error_mapping import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._lenient import lenient_validate
 from ._models import Completion, CompletionChoice, CompletionChunk
 from ._redaction import NO_SECRETS, Redactor
 from ._reply_base import ProxyBody, Usage
 
-__all__ = ["ChoiceParts", "CompletionAssembler", "StreamAssembler", "TextPieces"]
+__all__ = ["ChoiceAccumulator", "CompletionAssembler", "StreamAssembler", "TextBuffer"]
 
 DONE = b"[DONE]"
 ChunkT = TypeVar("ChunkT", bound=ProxyBody)
@@ -29,7 +29,7 @@ ReplyT = TypeVar("ReplyT", bound=ProxyBody)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
 
 
-class TextPieces:
+class TextBuffer:
     """Text that arrives in pieces, kept compactly until it is joined.
 
     A stream's pieces are often a character or two; a list of them costs a pointer (and
@@ -59,8 +59,8 @@ class TextPieces:
         return "".join(self._blocks) + "".join(self._pieces)
 
 
-class ChoiceParts:
-    """What one choice has received so far; a subclass per endpoint knows its pieces."""
+class ChoiceAccumulator:
+    """What one choice has received so far; a subclass per endpoint knows what its choices carry."""
 
     __slots__ = ()
 
@@ -87,7 +87,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
 
     chunk_model: ClassVar[type[Any]]
     reply_model: ClassVar[type[Any]]
-    parts_type: ClassVar[type[ChoiceParts]]
+    accumulator_type: ClassVar[type[ChoiceAccumulator]]
 
     def __init__(
         self,
@@ -102,7 +102,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         self._redactor = redactor
         self._max_choices = max_choices
         self._header: dict[str, Any] = {}
-        self._choices: dict[int, ChoiceParts] = {}
+        self._choices: dict[int, ChoiceAccumulator] = {}
         self._usage: Usage | None = None
         self._detections: Any = None
 
@@ -146,11 +146,11 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
 
     def _absorb_choices(self, chunk: ChunkT) -> None:
         for choice in getattr(chunk, "choices", ()):
-            parts = self._choices.get(choice.index)
-            if parts is None:
+            received = self._choices.get(choice.index)
+            if received is None:
                 self._check_index(choice.index)
-                parts = self._choices[choice.index] = self.parts_type()
-            parts.add(choice)
+                received = self._choices[choice.index] = self.accumulator_type()
+            received.add(choice)
 
     def _check_index(self, index: int) -> None:
         limit = self._max_choices
@@ -162,12 +162,12 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
             )
 
     def _final_choices(self) -> list[dict[str, Any]]:
-        return [parts.to_dict(index) for index, parts in sorted(self._choices.items())]
+        return [received.to_dict(index) for index, received in sorted(self._choices.items())]
 
     @property
     def partial_texts(self) -> dict[int, str]:
         """The text received so far, by choice index."""
-        return {index: parts.text() for index, parts in sorted(self._choices.items())}
+        return {index: received.text() for index, received in sorted(self._choices.items())}
 
     def incomplete(self, reason: str) -> IncompleteStreamError:
         """The error for a stream that ended before ``[DONE]``."""
@@ -193,13 +193,13 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         return reply
 
 
-class CompletionParts(ChoiceParts):
+class CompletionChoiceAccumulator(ChoiceAccumulator):
     """What a completion choice has received: text pieces, finish reason, logprobs."""
 
     __slots__ = ("finish_reason", "logprobs", "texts")
 
     def __init__(self) -> None:
-        self.texts = TextPieces()
+        self.texts = TextBuffer()
         self.finish_reason: str | None = None
         self.logprobs: dict[str, list[Any]] | None = None
 
@@ -232,4 +232,4 @@ class CompletionAssembler(StreamAssembler[CompletionChunk, Completion]):
 
     chunk_model = CompletionChunk
     reply_model = Completion
-    parts_type = CompletionParts
+    accumulator_type = CompletionChoiceAccumulator

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._assembly import ChoiceParts, StreamAssembler, TextPieces
+from ._assembly import ChoiceAccumulator, StreamAssembler, TextBuffer
 from ._chat_models import ChatChunkChoice, ChatCompletion, ChatCompletionChunk, ToolCallDelta
 
 __all__ = ["ChatAssembler"]
 
 
-class _ToolCallParts:
+class _ToolCallAccumulator:
     __slots__ = ("arguments", "id", "name", "type")
 
     def __init__(self) -> None:
         self.id: str | None = None
         self.type: str | None = None
         self.name: str | None = None
-        self.arguments = TextPieces()
+        self.arguments = TextBuffer()
 
     def add(self, call: ToolCallDelta) -> None:
         self.id = call.id or self.id
@@ -39,16 +39,16 @@ class _ToolCallParts:
         }
 
 
-class ChatParts(ChoiceParts):
+class ChatChoiceAccumulator(ChoiceAccumulator):
     """What a chat choice has received: role, content, refusal, tool calls, logprobs."""
 
     __slots__ = ("content", "finish_reason", "logprobs", "refusal", "role", "tool_calls")
 
     def __init__(self) -> None:
         self.role: str | None = None
-        self.content = TextPieces()
-        self.refusal = TextPieces()
-        self.tool_calls: dict[int, _ToolCallParts] = {}
+        self.content = TextBuffer()
+        self.refusal = TextBuffer()
+        self.tool_calls: dict[int, _ToolCallAccumulator] = {}
         self.finish_reason: str | None = None
         self.logprobs: list[dict[str, Any]] | None = None
 
@@ -70,7 +70,7 @@ class ChatParts(ChoiceParts):
         for call in delta.tool_calls or ():
             tool = self.tool_calls.get(call.index)
             if tool is None:
-                tool = self.tool_calls[call.index] = _ToolCallParts()
+                tool = self.tool_calls[call.index] = _ToolCallAccumulator()
             tool.add(call)
 
     def text(self) -> str:
@@ -98,4 +98,4 @@ class ChatAssembler(StreamAssembler[ChatCompletionChunk, ChatCompletion]):
 
     chunk_model = ChatCompletionChunk
     reply_model = ChatCompletion
-    parts_type = ChatParts
+    accumulator_type = ChatChoiceAccumulator

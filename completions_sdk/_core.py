@@ -11,7 +11,7 @@ import httpx
 from ._config import ClientConfig, as_timeout, check_deadline
 from ._decode import check_choice_count, decode
 from ._endpoints import Endpoint
-from ._errors import decode_error_body, status_error, transport_error
+from ._error_mapping import decode_error_body, status_error, transport_error
 from ._exceptions import APIStatusError, CompletionsError, ConfigurationError
 from ._headers import CallHeaders
 from ._redaction import Redactor

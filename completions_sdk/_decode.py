@@ -14,7 +14,7 @@ import httpx
 import pydantic
 import pydantic_core
 
-from ._errors import decode_error_body, status_error
+from ._error_mapping import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError
 from ._lenient import lenient_validate
 from ._redaction import Redactor

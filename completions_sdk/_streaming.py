@@ -31,7 +31,7 @@ from ._assembly import StreamAssembler
 from ._body import BodyDecoder, BodyReader, ResponseLimits, aiter_raw, content_encoding, iter_raw
 from ._core import PreparedCall
 from ._decode import unreadable
-from ._errors import transport_error
+from ._error_mapping import transport_error
 from ._exceptions import CompletionsError, request_id_from
 from ._redaction import Redactor
 from ._reply_base import ProxyBody

@@ -21,7 +21,7 @@ from completions_sdk import (
     RateLimitError,
     UnprocessableEntityError,
 )
-from completions_sdk._errors import decode_error_body, status_error
+from completions_sdk._error_mapping import decode_error_body, status_error
 from tests._support import API_KEY, fixture_bytes, fixture_json
 
 OPENAI_ERROR = {"error": {"message": "bad thing", "type": "invalid_request_error", "code": "x"}}

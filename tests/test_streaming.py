@@ -23,7 +23,7 @@ from completions_sdk import (
     RateLimitError,
     Stream,
 )
-from completions_sdk._assembly import TextPieces
+from completions_sdk._assembly import TextBuffer
 from tests._support import SSE, AsyncAdapter, Pieces, fixture_bytes, fixture_json, read_all, sse
 
 RECORDED = fixture_bytes("stream-n3-usage.sse")
@@ -382,7 +382,7 @@ def test_a_streams_repr_says_where_it_stands(httpx_mock: HTTPXMock) -> None:
 @given(st.lists(st.text(max_size=3), max_size=2000))
 @settings(max_examples=50, deadline=None)
 def test_text_pieces_join_to_the_text_across_blocks(pieces: list[str]) -> None:
-    buffer = TextPieces()
+    buffer = TextBuffer()
     for piece in pieces:
         buffer.append(piece)
     assert str(buffer) == "".join(pieces)

@@ -24,7 +24,7 @@ from completions_sdk import (
     InsecureTransportWarning,
     InternalServerError,
 )
-from completions_sdk._errors import MAX_LITERAL_LENGTH, decode_error_body, status_error
+from completions_sdk._error_mapping import MAX_LITERAL_LENGTH, decode_error_body, status_error
 from tests._support import API_KEY
 from tests.reliability._behaviours import event, json_reply, reply, sse_reply
 from tests.reliability._drive import MODES, STREAMED, Mode, completion, receive
