@@ -11,7 +11,9 @@ from pydantic import SecretStr
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall, prepare_call
 from ._endpoints import Endpoint
+from ._exceptions import ConfigurationError
 from ._models import ReplyEnvelope
+from ._pool import DEFAULT_LIMITS
 from ._request import RequestBase
 from ._retry import Deadline, RetryPolicy
 from ._types import Tags, TimeoutTypes
@@ -29,6 +31,7 @@ class BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _http: HttpClient
     _owns_http: bool
+    _limits: httpx.Limits
     _merged_headers: tuple[tuple[dict[str, str], httpx.Headers], ...]
 
     def __init__(
@@ -45,6 +48,7 @@ class BaseClient(Generic[HttpClient]):
         deadline: float | None = None,
         default_headers: Mapping[str, str] | None = None,
         http_client: HttpClient | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
 
@@ -62,6 +66,8 @@ class BaseClient(Generic[HttpClient]):
             deadline: seconds for a whole call, attempts and waits included.
             default_headers: more headers sent with every request.
             http_client: your own ``httpx`` client (you keep the job of closing it).
+            limits: the connection pool's ``httpx.Limits`` (default: 1,000
+                connections, all kept alive for 5 s idle); not with ``http_client``.
 
         Raises:
             ConfigurationError: no API key or deployment, or a bad header value.
@@ -78,6 +84,9 @@ class BaseClient(Generic[HttpClient]):
             deadline=deadline,
             default_headers=default_headers,
         )
+        if limits is not None and http_client is not None:
+            raise ConfigurationError("give limits= to your own http_client, not to both")
+        self._limits = DEFAULT_LIMITS if limits is None else limits
         self._owns_http = http_client is None
         self._http = self._new_http_client() if http_client is None else http_client
         self._merged_headers = self._merge_headers()
@@ -156,12 +165,15 @@ class BaseClient(Generic[HttpClient]):
                 f"a {type(self).__name__} built with http_client= cannot be pickled: "
                 "its connections belong to you; pickle one without it"
             )
-        return {"config": self._config}
+        return {"config": self._config, "limits": self._limits}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         config = state["config"]
         assert isinstance(config, ClientConfig)
         self._config = config
+        limits = state.get("limits", DEFAULT_LIMITS)
+        assert isinstance(limits, httpx.Limits)
+        self._limits = limits
         self._owns_http = True
         self._http = self._new_http_client()
         self._merged_headers = self._merge_headers()

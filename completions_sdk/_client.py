@@ -24,6 +24,7 @@ from ._endpoints import CHAT, COMPLETIONS
 from ._errors import transport_error
 from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk, ReplyEnvelope
+from ._pool import linear_pool
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._streaming import AsyncStream, Stream
@@ -43,7 +44,10 @@ class Client(BaseClient[httpx.Client]):
     """
 
     def _new_http_client(self) -> httpx.Client:
-        return httpx.Client(timeout=self._config.timeout, follow_redirects=False)
+        http = httpx.Client(
+            timeout=self._config.timeout, follow_redirects=False, limits=self._limits
+        )
+        return linear_pool(http)
 
     def complete(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
@@ -204,7 +208,10 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
     """
 
     def _new_http_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self._config.timeout, follow_redirects=False)
+        http = httpx.AsyncClient(
+            timeout=self._config.timeout, follow_redirects=False, limits=self._limits
+        )
+        return linear_pool(http)
 
     async def complete(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]

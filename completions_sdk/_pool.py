@@ -1,0 +1,104 @@
+"""The connection pool's defaults, and a linear pass for httpcore's pool bookkeeping.
+
+httpcore 1.0.x runs ``_assign_requests_to_connections`` each time a request enters or
+leaves its pool. That pass counts *every* connection, busy ones included, against
+``max_keepalive_connections`` (so above 20 concurrent callers httpx's defaults close nearly
+every connection after one use), and it rebuilds a list of all connections for each idle
+connection and again for each queued request: work quadratic in the pool per request
+(encode/httpcore#1035, not released). ``LinearConnectionPool`` and
+``AsyncLinearConnectionPool`` make the same decisions in one walk over the connections,
+counting idle connections only. The SDK installs them on the pools of the httpx clients it
+builds itself, never on a client passed as ``http_client=``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpcore
+import httpx
+
+__all__ = ["DEFAULT_LIMITS", "linear_pool"]
+
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=5.0
+)
+"""1,000 connections as openai allows, all kept alive (a busy connection must not push
+an idle one out), each closed after 5 s idle as httpx does."""
+
+Connection = TypeVar("Connection", httpcore.ConnectionInterface, httpcore.AsyncConnectionInterface)
+
+
+def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> list[Connection]:
+    """httpcore's assignment pass, linear in connections and queued requests."""
+    closing: list[Connection] = []
+    kept: list[Connection] = []
+    for connection in connections:
+        if connection.is_closed():
+            continue
+        if connection.has_expired():
+            closing.append(connection)
+        else:
+            kept.append(connection)
+    idle = [connection for connection in kept if connection.is_idle()]
+    surplus = len(idle) - pool._max_keepalive_connections
+    if surplus > 0:  # the longest-held idle connections go first, as in httpcore
+        closing += idle[:surplus]
+        dropped = {id(connection) for connection in idle[:surplus]}
+        kept = [connection for connection in kept if id(connection) not in dropped]
+        idle = idle[surplus:]
+    connections[:] = kept
+    queued = [request for request in requests if request.is_queued()]
+    available = [connection for connection in kept if connection.is_available()] if queued else []
+    for request in queued:
+        origin = request.request.url.origin
+        reuse = next((c for c in available if c.can_handle_request(origin)), None)
+        if reuse is not None:
+            # Our pools speak HTTP/1.1 only: a connection takes one request at a time.
+            available.remove(reuse)
+            if reuse in idle:
+                idle.remove(reuse)
+            request.assign_to_connection(reuse)
+            continue
+        if len(connections) >= pool._max_connections:
+            if not idle:
+                continue  # stays queued until a connection is released
+            victim = idle.pop(0)
+            connections.remove(victim)
+            closing.append(victim)
+        connection = pool.create_connection(origin)
+        connections.append(connection)
+        request.assign_to_connection(connection)
+    return closing
+
+
+class LinearConnectionPool(httpcore.ConnectionPool):
+    """httpcore's ``ConnectionPool`` with a linear assignment pass."""
+
+    def _assign_requests_to_connections(self) -> list[httpcore.ConnectionInterface]:
+        return _assign(self, self._connections, self._requests)
+
+
+class AsyncLinearConnectionPool(httpcore.AsyncConnectionPool):
+    """httpcore's ``AsyncConnectionPool`` with a linear assignment pass."""
+
+    def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
+        return _assign(self, self._connections, self._requests)
+
+
+HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+
+
+def linear_pool(client: HttpClient) -> HttpClient:
+    """Give ``client``'s direct transport the linear pass; returns ``client``.
+
+    Only an exact httpcore pool is upgraded (a proxy's pool, another transport or a
+    future httpx without ``_pool`` is left as it is): the subclasses add no state, so
+    switching the class of a pool that has not served a request yet is safe.
+    """
+    pool = getattr(client._transport, "_pool", None)
+    if type(pool) is httpcore.ConnectionPool:
+        pool.__class__ = LinearConnectionPool
+    elif type(pool) is httpcore.AsyncConnectionPool:
+        pool.__class__ = AsyncLinearConnectionPool
+    return client
