@@ -5,10 +5,14 @@ leaves its pool. That pass counts *every* connection, busy ones included, agains
 ``max_keepalive_connections`` (so above 20 concurrent callers httpx's defaults close nearly
 every connection after one use), and it rebuilds a list of all connections for each idle
 connection and again for each queued request: work quadratic in the pool per request
-(encode/httpcore#1035, not released). ``LinearConnectionPool`` and
-``AsyncLinearConnectionPool`` make the same decisions in one walk over the connections,
-counting idle connections only. The SDK installs them on the pools of the httpx clients it
-builds itself, never on a client passed as ``http_client=``.
+(encode/httpcore#1035, not released). It also hands an idle connection to every request
+that arrives before the first one has started on it; all but one then fail and go round
+again (with 500 streams opened at once through the SDK: 4,500 such retries, and 110
+connections for 500 streams). ``LinearConnectionPool`` and ``AsyncLinearConnectionPool``
+make httpcore's decisions in one walk over the connections, counting idle connections
+only, and never hand out (or close) a connection another request is about to use. The
+SDK installs them on the pools of the httpx clients it builds itself, never on a client
+passed as ``http_client=``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,10 @@ Connection = TypeVar("Connection", httpcore.ConnectionInterface, httpcore.AsyncC
 
 def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> list[Connection]:
     """httpcore's assignment pass, linear in connections and queued requests."""
+    # A connection handed to a request that has not started on it yet still looks idle:
+    # it is spoken for, neither to be handed out again nor closed (encode/httpcore#1110).
+    # Handing it out twice made one request of the two retry the pass, again and again.
+    taken = {id(request.connection) for request in requests if request.connection is not None}
     closing: list[Connection] = []
     kept: list[Connection] = []
     for connection in connections:
@@ -40,7 +48,7 @@ def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> li
             closing.append(connection)
         else:
             kept.append(connection)
-    idle = [connection for connection in kept if connection.is_idle()]
+    idle = [c for c in kept if c.is_idle() and id(c) not in taken]
     surplus = len(idle) - pool._max_keepalive_connections
     if surplus > 0:  # the longest-held idle connections go first, as in httpcore
         closing += idle[:surplus]
@@ -49,15 +57,14 @@ def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> li
         idle = idle[surplus:]
     connections[:] = kept
     queued = [request for request in requests if request.is_queued()]
-    available = [connection for connection in kept if connection.is_available()] if queued else []
+    available = [c for c in idle if c.is_available()] if queued else []
     for request in queued:
         origin = request.request.url.origin
         reuse = next((c for c in available if c.can_handle_request(origin)), None)
         if reuse is not None:
             # Our pools speak HTTP/1.1 only: a connection takes one request at a time.
             available.remove(reuse)
-            if reuse in idle:
-                idle.remove(reuse)
+            idle.remove(reuse)
             request.assign_to_connection(reuse)
             continue
         if len(connections) >= pool._max_connections:

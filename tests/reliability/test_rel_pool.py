@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from completions_sdk import AsyncClient, Client, ConfigurationError
-from completions_sdk._pool import DEFAULT_LIMITS, linear_pool
+from completions_sdk._pool import DEFAULT_LIMITS, AsyncLinearConnectionPool, linear_pool
 from tests.conftest import API_KEY
 from tests.reliability._behaviours import echo
 from tests.reliability._drive import areceive, receive
@@ -162,3 +162,50 @@ def test_your_own_http_client_keeps_its_pool() -> None:
     with httpx.Client() as http:
         Client(api_key=API_KEY, deployment="d", http_client=http)
         assert type(http._transport._pool) is httpcore.ConnectionPool  # type: ignore[attr-defined]
+
+
+class _FakeConnection:
+    """An idle HTTP/1.1 connection as the pool sees it."""
+
+    def is_closed(self) -> bool:
+        return False
+
+    def has_expired(self) -> bool:
+        return False
+
+    def is_idle(self) -> bool:
+        return True  # until its request starts, as httpcore's connections do
+
+    def is_available(self) -> bool:
+        return True
+
+    def can_handle_request(self, origin: object) -> bool:
+        return True
+
+
+class _FakeRequest:
+    def __init__(self) -> None:
+        self.connection: object = None
+        self.request = httpcore.Request("GET", "http://127.0.0.1/")
+
+    def is_queued(self) -> bool:
+        return self.connection is None
+
+    def assign_to_connection(self, connection: object) -> None:
+        self.connection = connection
+
+
+def test_a_connection_handed_to_a_request_is_not_handed_out_again() -> None:
+    # Before, each request arriving before the first had started got the same idle
+    # connection: all but one failed and went round again (4,500 times for 500 streams).
+    pool = AsyncLinearConnectionPool(max_connections=10, max_keepalive_connections=1)
+    warm = _FakeConnection()
+    pool._connections = [warm]  # type: ignore[list-item]
+    first, second = _FakeRequest(), _FakeRequest()
+    pool._requests = [first]  # type: ignore[list-item]
+    assert pool._assign_requests_to_connections() == []
+    pool._requests.append(second)  # type: ignore[arg-type]
+    assert pool._assign_requests_to_connections() == []  # nor closed as surplus idle
+    assert first.connection is warm
+    assert second.connection is not None and second.connection is not warm
+    assert pool._connections[0] is warm and len(pool._connections) == 2
