@@ -17,6 +17,7 @@ passed as ``http_client=``.
 
 from __future__ import annotations
 
+import time
 from typing import Any, TypeVar
 
 import httpcore
@@ -30,7 +31,43 @@ DEFAULT_LIMITS = httpx.Limits(
 """1,000 connections as openai allows, all kept alive (a busy connection must not push
 an idle one out), each closed after 5 s idle as httpx does."""
 
+SWEEP_SECONDS = 1.0
+"""How often a pass checks idle connections it does not hand out for expiry."""
+
 Connection = TypeVar("Connection", httpcore.ConnectionInterface, httpcore.AsyncConnectionInterface)
+
+
+def _sweep_due(pool: Any) -> bool:
+    """Whether this pass checks every connection for expiry (at most once a second)."""
+    # httpcore checks every connection at every pass; for an idle one that is a poll()
+    # of its socket, and with hundreds of idle connections the polls were most of the
+    # SDK's CPU time in a burst. A connection is checked before it is reused anyway.
+    now = time.monotonic()
+    if now < getattr(pool, "_sdk_next_sweep", 0.0):
+        return False
+    pool._sdk_next_sweep = now + SWEEP_SECONDS
+    return True
+
+
+def _pop_reusable(
+    origin: Any,
+    available: list[Connection],
+    idle: list[Connection],
+    connections: list[Connection],
+    closing: list[Connection],
+) -> Connection | None:
+    """The first live idle connection to ``origin``; expired ones met on the way close."""
+    while True:
+        found = next((c for c in available if c.can_handle_request(origin)), None)
+        if found is None:
+            return None
+        # Our pools speak HTTP/1.1 only: a connection takes one request at a time.
+        available.remove(found)
+        idle.remove(found)
+        if not found.has_expired():
+            return found
+        connections.remove(found)
+        closing.append(found)
 
 
 def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> list[Connection]:
@@ -41,10 +78,11 @@ def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> li
     taken = {id(request.connection) for request in requests if request.connection is not None}
     closing: list[Connection] = []
     kept: list[Connection] = []
+    sweep = _sweep_due(pool)
     for connection in connections:
         if connection.is_closed():
             continue
-        if connection.has_expired():
+        if sweep and connection.has_expired():
             closing.append(connection)
         else:
             kept.append(connection)
@@ -60,11 +98,8 @@ def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> li
     available = [c for c in idle if c.is_available()] if queued else []
     for request in queued:
         origin = request.request.url.origin
-        reuse = next((c for c in available if c.can_handle_request(origin)), None)
+        reuse = _pop_reusable(origin, available, idle, connections, closing)
         if reuse is not None:
-            # Our pools speak HTTP/1.1 only: a connection takes one request at a time.
-            available.remove(reuse)
-            idle.remove(reuse)
             request.assign_to_connection(reuse)
             continue
         if len(connections) >= pool._max_connections:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from completions_sdk import AsyncClient, Client, ConfigurationError
 from completions_sdk._pool import DEFAULT_LIMITS, AsyncLinearConnectionPool, linear_pool
 from tests.conftest import API_KEY
-from tests.reliability._behaviours import echo
+from tests.reliability._behaviours import echo, json_reply
 from tests.reliability._drive import areceive, receive
 from tests.reliability._server import FaultServer
 
@@ -134,6 +135,26 @@ def test_a_full_pool_closes_an_idle_connection_to_another_origin(
         assert (fault_server.connections, other.connections) == (2, 1)
     finally:
         other.stop()
+
+
+def test_a_connection_the_server_closed_is_not_reused(fault_server: FaultServer) -> None:
+    # The pass checks idle connections for expiry at most once a second, and always the
+    # one it hands out: the second call must not be sent into the closed socket.
+    fault_server.script(json_reply({"id": "e", "choices": [{"text": "t"}]}, end="close"))
+    with Client(**_options(fault_server, max_retries=0)) as client:
+        for _ in range(3):
+            assert client.complete(model="m", prompt="p").text == "t"
+    assert fault_server.connections == 3
+
+
+def test_an_expired_idle_connection_is_not_reused(fault_server: FaultServer) -> None:
+    fault_server.script(echo())
+    limits = httpx.Limits(keepalive_expiry=0.05)
+    with Client(**_options(fault_server, max_retries=0, limits=limits)) as client:
+        for _ in range(3):
+            assert client.complete(model="m", prompt="p").text == "echo:p"
+            time.sleep(0.2)
+    assert fault_server.connections == 3
 
 
 def test_the_default_pool_fits_fan_out() -> None:
