@@ -210,7 +210,46 @@ async def _aconcurrency(side: AsyncSide, concurrency: int, rounds: int) -> dict[
     }
 
 
+async def _paced_stream(side: AsyncSide, chunks: int, start: float) -> tuple[float, float]:
+    """Read one stream: its first chunk's time since ``start``, its longest chunk gap."""
+    first = gap = 0.0
+    previous = None
+    count = 0
+    async with side.stream(chunks) as stream:
+        async for _ in stream:
+            now = time.perf_counter()
+            if previous is None:
+                first = now - start
+            else:
+                gap = max(gap, now - previous)
+            previous = now
+            count += 1
+    _check_count(count, chunks)
+    return first, gap
+
+
+async def _afan_out(side: AsyncSide, streams: int, chunks: int) -> dict[str, float]:
+    """``streams`` paced streams opened at once on one client, from a cold pool."""
+    await _aread(side, 2)  # the code paths, not the pool: one connection for 500 streams
+    start = time.perf_counter()
+    with Stopwatch() as watch:
+        timings = await asyncio.gather(
+            *(_paced_stream(side, chunks, start) for _ in range(streams))
+        )
+    firsts = sorted(first for first, _ in timings)
+    gaps = sorted(gap for _, gap in timings)
+    return {
+        "first_chunk_median_ms": statistics.median(firsts) * 1000,
+        "first_chunk_last_ms": firsts[-1] * 1000,
+        "chunk_gap_median_ms": statistics.median(gaps) * 1000,
+        "chunk_gap_max_ms": gaps[-1] * 1000,
+        "wall_ms": watch.wall * 1000,
+        "cpu_ms": watch.cpu * 1000,
+    }
+
+
 ASYNC_FIGURES: dict[str, Callable[[AsyncSide, dict[str, int]], Any]] = {
+    "fan-out": lambda side, p: _afan_out(side, p["streams"], p["chunks"]),
     "sequential": lambda side, p: _asequential(side, p["n"], p["warmup"]),
     "stream": lambda side, p: _astream(side, p["chunks"]),
     "first-chunk": lambda side, p: _afirst_chunk(side, p["streams"], p["chunks"]),

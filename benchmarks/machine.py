@@ -86,10 +86,15 @@ def make_machine(
 
 
 @contextlib.contextmanager
-def serving(machine: Machine, delay_ms: float = 0) -> Iterator[str]:
+def serving(machine: Machine, delay_ms: float = 0, chunk_delay_ms: float = 0) -> Iterator[str]:
     """A server process for the duration of the block; yields its base URL."""
     server = subprocess.Popen(
-        [sys.executable, str(SERVER), "--delay-ms", str(delay_ms)],
+        [
+            sys.executable,
+            str(SERVER),
+            *("--delay-ms", str(delay_ms)),
+            *("--chunk-delay-ms", str(chunk_delay_ms)),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

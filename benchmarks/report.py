@@ -41,11 +41,14 @@ class Figure:
     cpu: Metric | None = None
     ratios: bool = True
     """Whether ratios mean anything (not for a growth near zero)."""
+    raw: str | None = None
+    """The side the "vs raw" ratios are taken against, if not raw httpx of the same kind."""
 
 
 _PER_REQUEST = Metric("us_per_request", "µs/request", higher_is_better=False)
 _CPU_PER_REQUEST = Metric("cpu_us_per_request", "CPU µs/request", higher_is_better=False)
 _REQUESTS_PER_S = Metric("requests_per_s", "req/s", higher_is_better=True)
+_UNBOUNDED = "raw-async+pool:none"
 
 FIGURES: dict[str, Figure] = {
     "import": Figure(
@@ -87,6 +90,26 @@ FIGURES: dict[str, Figure] = {
         "concurrency-slow",
         _REQUESTS_PER_S,
         _CPU_PER_REQUEST,
+    ),
+    "fan-out": Figure(
+        "fan-out: paced streams opened at once on one client, the last stream's first chunk"
+        " (vs raw: httpx without pool limits)",
+        "fan-out",
+        Metric("first_chunk_last_ms", "ms", higher_is_better=False),
+        Metric("cpu_ms", "client CPU ms", higher_is_better=False),
+        raw=_UNBOUNDED,
+    ),
+    "fan-out-median": Figure(
+        "fan-out: the median stream's first chunk",
+        "fan-out",
+        Metric("first_chunk_median_ms", "ms", higher_is_better=False),
+        raw=_UNBOUNDED,
+    ),
+    "fan-out-gap": Figure(
+        "fan-out: each stream's longest wait between two chunks sent 50 ms apart, median",
+        "fan-out",
+        Metric("chunk_gap_median_ms", "ms", higher_is_better=False),
+        raw=_UNBOUNDED,
     ),
 }
 """Every table the report can show, in the order it shows them."""
@@ -165,15 +188,14 @@ def _row(results: Results, figure: str, side: str) -> list[str] | None:
     if figure.startswith("concurrency"):
         label += f" ({stalled_rounds(results[spec.source][side])} stalled rounds)"
     cells = [label, _number(median, digits), f"{_number(low, digits)}-{_number(high, digits)}"]
-    kinds = ("raw", "openai")
+    others = [spec.raw or reference(side, "raw"), reference(side, "openai")]
     if spec.ratios:
-        cells += [_number(ratio(results, figure, side, reference(side, k)), 2, "x") for k in kinds]
+        cells += [_number(ratio(results, figure, side, other), 2, "x") for other in others]
     if spec.cpu is not None:
         cpu = summary(results, figure, side, spec.cpu)
         cells.append(_number(cpu[0] if cpu else None, spec.cpu.digits))
         cells += [
-            _number(ratio(results, figure, side, reference(side, k), spec.cpu), 2, "x")
-            for k in kinds
+            _number(ratio(results, figure, side, other, spec.cpu), 2, "x") for other in others
         ]
     return cells
 
@@ -226,6 +248,14 @@ TARGETS = [
         at_most=False,
     ),
     Target("peak RSS vs raw httpx", "peak-rss", "sdk-sync", "raw-sync", 1.1, at_most=True),
+    Target(
+        "fan-out: last stream's first chunk vs raw httpx without pool limits",
+        "fan-out",
+        "sdk-async",
+        _UNBOUNDED,
+        1.5,
+        at_most=True,
+    ),
 ]
 """The issue's targets; raw httpx carries the same dependencies imported (see sides.py)."""
 

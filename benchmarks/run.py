@@ -8,10 +8,11 @@ Usage::
     python benchmarks/run.py --figures sequential stream --sides raw-sync sdk-sync
 
 The runner starts its own loopback servers (``server.py``: one instant, one that replies
-after 50 ms), then measures every (figure, side, trial) in a fresh process
-(``figures.py``), alternating the sides trial by trial and rotating which one goes first,
-so that drift on a shared machine spreads over all sides instead of biasing one. With two
-or more CPUs the servers are pinned to CPU 0 and the measured processes to CPU 1.
+after 50 ms, one that paces stream events 50 ms apart for the fan-out figure), then
+measures every (figure, side, trial) in a fresh process (``figures.py``), alternating the
+sides trial by trial and rotating which one goes first, so that drift on a shared machine
+spreads over all sides instead of biasing one. With two or more CPUs the servers are
+pinned to CPU 0 and the measured processes to CPU 1.
 
 It prints Markdown tables (median, min-max, ratios to raw httpx and to openai) and the
 issue's targets. It exits non-zero only when a side fails to run: timings are reported,
@@ -47,6 +48,7 @@ from report import check_targets, render
 HERE = Path(__file__).resolve().parent
 FIGURES_SCRIPT = HERE / "figures.py"
 SLOW_SERVER_DELAY_MS = 50
+FAN_OUT_CHUNK_DELAY_MS = 50
 
 IMPORTS = {
     "bare": "pass",
@@ -76,6 +78,8 @@ BURST_SIDES = [
     "sdk-async+aiohttp",
     "openai-async",
 ]
+FAN_OUT_SIDES = ["raw-async+pool:none", "raw-async", "sdk-async", "openai-async"]
+"""The raw baseline has no pool limit: the fastest httpx can fan out."""
 FIGURE_SIDES = {
     "import": list(IMPORTS),
     "sequential": REQUEST_SIDES,
@@ -84,6 +88,7 @@ FIGURE_SIDES = {
     "stream-memory": ["raw-sync", "sdk-sync", "openai-sync"],
     "concurrency": BURST_SIDES,
     "concurrency-slow": BURST_SIDES,
+    "fan-out": FAN_OUT_SIDES,
 }
 
 
@@ -101,6 +106,8 @@ class Sizes:
     long_stream_chunks: int = 100_000
     concurrency: int = 200
     rounds: int = 5
+    fan_out_streams: int = 500
+    fan_out_chunks: int = 40
 
     def params(self, figure: str) -> dict[str, int]:
         """The parameters ``figures.py`` takes for ``figure``."""
@@ -111,6 +118,7 @@ class Sizes:
             "stream-memory": {"chunks": self.long_stream_chunks},
             "concurrency": {"concurrency": self.concurrency, "rounds": self.rounds},
             "concurrency-slow": {"concurrency": self.concurrency, "rounds": self.rounds},
+            "fan-out": {"streams": self.fan_out_streams, "chunks": self.fan_out_chunks},
         }[figure]
 
 
@@ -124,6 +132,8 @@ QUICK = Sizes(
     long_stream_chunks=2_000,
     concurrency=20,
     rounds=2,
+    fan_out_streams=20,
+    fan_out_chunks=4,
 )
 
 
@@ -245,7 +255,11 @@ def missing_module(side: str) -> str | None:
 def run(figures: list[str], sides: list[str] | None, sizes: Sizes, machine: Machine) -> Any:
     """Measure the figures; returns ``{figure: {side: [trial results]}}``."""
     results: dict[str, dict[str, list[Any]]] = {}
-    with serving(machine) as url, serving(machine, SLOW_SERVER_DELAY_MS) as slow_url:
+    with (
+        serving(machine) as url,
+        serving(machine, SLOW_SERVER_DELAY_MS) as slow_url,
+        serving(machine, chunk_delay_ms=FAN_OUT_CHUNK_DELAY_MS) as paced_url,
+    ):
         for figure in figures:
             every = figure_sides(figure, list(machine.variants))
             chosen = [side for side in every if sides is None or side.partition("@")[0] in sides]
@@ -259,6 +273,7 @@ def run(figures: list[str], sides: list[str] | None, sizes: Sizes, machine: Mach
                 results[figure] = measure_imports(machine, chosen, sizes.import_trials)
                 continue
             target = slow_url if figure.endswith("-slow") else url
+            target = paced_url if figure == "fan-out" else target
             results[figure] = measure_figure(machine, figure, chosen, target, sizes)
     return results
 

@@ -16,6 +16,8 @@ Run as ``python benchmarks/server.py [--delay-ms MS]``: it prints the port it li
 then serves until it is terminated or its standard input closes. ``--delay-ms`` holds every
 reply back that long, as a model would, to check that a client's concurrency still holds
 when the server is slow (a tiny connection pool looks fast against an instant server).
+``--chunk-delay-ms`` paces a stream instead: its first event goes at once, every other
+one that long after the previous one, as a model generates tokens (the fan-out figure).
 """
 
 from __future__ import annotations
@@ -128,8 +130,22 @@ async def _send_stream(writer: asyncio.StreamWriter, chunks: int) -> None:
     writer.write(_TEXT_EVENT * rest + STREAM_TAIL)
 
 
+async def _send_paced(writer: asyncio.StreamWriter, chunks: int, delay: float) -> None:
+    """As ``_send_stream``, but each event after the first waits ``delay`` seconds."""
+    events = [_TEXT_EVENT] * max(chunks - 1, 0) + [STREAM_TAIL]
+    writer.write(STREAM_HEAD + events[0])
+    for event in events[1:]:
+        await writer.drain()
+        await asyncio.sleep(delay)
+        writer.write(event)
+
+
 async def _handle(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, delay: float
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    *,
+    delay: float,
+    chunk_delay: float = 0.0,
 ) -> None:
     try:
         while True:
@@ -141,7 +157,9 @@ async def _handle(
             body = json.loads(await reader.readexactly(length)) if length else {}
             if delay:
                 await asyncio.sleep(delay)
-            if body.get("stream"):
+            if body.get("stream") and chunk_delay:
+                await _send_paced(writer, int(body.get("max_tokens") or 1), chunk_delay)
+            elif body.get("stream"):
                 await _send_stream(writer, int(body.get("max_tokens") or 1))
             else:
                 writer.write(JSON_REPLY)
@@ -152,9 +170,9 @@ async def _handle(
         writer.close()
 
 
-async def serve(port: int = 0, delay: float = 0.0) -> None:
+async def serve(port: int = 0, delay: float = 0.0, chunk_delay: float = 0.0) -> None:
     """Listen on 127.0.0.1, print the port, serve until stdin closes."""
-    handler = functools.partial(_handle, delay=delay)
+    handler = functools.partial(_handle, delay=delay, chunk_delay=chunk_delay)
     server = await asyncio.start_server(handler, "127.0.0.1", port, backlog=4096)
     print(server.sockets[0].getsockname()[1], flush=True)
     loop = asyncio.get_running_loop()
@@ -168,8 +186,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="hold each reply back")
+    parser.add_argument(
+        "--chunk-delay-ms", type=float, default=0.0, help="pace the events of a stream"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.delay_ms / 1000))
+    asyncio.run(serve(args.port, args.delay_ms / 1000, args.chunk_delay_ms / 1000))
 
 
 if __name__ == "__main__":

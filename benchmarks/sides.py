@@ -12,8 +12,9 @@ headers to the same server, and exposes the same three operations to ``figures.p
   deployment in ``default_headers``, its default ``max_retries``).
 
 An async side may carry a transport variant after a ``+``: ``+pool:N`` (httpx with N
-connections, all kept alive) or ``+aiohttp`` (the ``httpx-aiohttp`` transport); the SDK
-gets them through its ``http_client=`` argument, so they are measured without touching it.
+connections, all kept alive; ``pool:none`` has no limit) or ``+aiohttp`` (the
+``httpx-aiohttp`` transport); the SDK gets them through its ``http_client=`` argument, so
+they are measured without touching it.
 
 Each side's package is imported only when the side is built, in the process measuring it,
 so neither memory nor import state leaks from one side into another.
@@ -135,16 +136,20 @@ def _async_http_client(variant: str) -> Any:
     """An ``httpx.AsyncClient`` for a transport variant.
 
     ``""`` is httpx's defaults (100 connections, 20 kept alive); ``pool:N`` allows N
-    connections and keeps them all alive; ``aiohttp`` (or ``aiohttp:N``) sends through
-    the ``httpx-aiohttp`` transport (100 connections by default, like httpx).
+    connections and keeps them all alive (``pool:none``: no limit at all); ``aiohttp`` (or
+    ``aiohttp:N``) sends through the ``httpx-aiohttp`` transport (100 connections by
+    default, like httpx).
     """
     import httpx
 
     timeout = httpx.Timeout(120.0, connect=10.0)  # the SDK's default, for every variant
     kind, _, size = variant.partition(":")
-    limits = httpx.Limits(
-        max_connections=int(size or 100), max_keepalive_connections=int(size or 20)
-    )
+    if size == "none":
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    else:
+        limits = httpx.Limits(
+            max_connections=int(size or 100), max_keepalive_connections=int(size or 20)
+        )
     if kind == "":
         return httpx.AsyncClient(timeout=timeout)
     if kind == "pool":

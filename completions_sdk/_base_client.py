@@ -12,6 +12,8 @@ from ._body import BodyReader, ResponseLimits, content_encoding
 from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall
 from ._decode import unreadable
+from ._exceptions import ConfigurationError
+from ._pool import DEFAULT_LIMITS
 from ._redaction import Redactor
 from ._retry import Deadline, RetryPolicy
 from ._sse import UnreadableBody
@@ -29,6 +31,8 @@ class BaseClient(Generic[HttpClient]):
     _config: ClientConfig
     _http: HttpClient
     _owns_http: bool
+    _pool_limits: httpx.Limits
+    _response_limits: ResponseLimits
     _merged_headers: tuple[httpx.Headers, httpx.Headers] | None
 
     def __init__(
@@ -46,6 +50,7 @@ class BaseClient(Generic[HttpClient]):
         default_headers: Mapping[str, str] | None = None,
         response_limits: ResponseLimits | None = None,
         http_client: HttpClient | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
 
@@ -67,6 +72,8 @@ class BaseClient(Generic[HttpClient]):
             response_limits: the most bytes of a reply, an error reply or a stream event
                 kept in memory (default ``ResponseLimits()``: 64 MiB, 1 MiB, 8 MiB).
             http_client: your own ``httpx`` client (you keep the job of closing it).
+            limits: the connection pool's ``httpx.Limits`` (default: 1,000
+                connections, all kept alive for 5 s idle); not with ``http_client``.
 
         Raises:
             ConfigurationError: no API key or deployment, or a bad header value.
@@ -84,7 +91,10 @@ class BaseClient(Generic[HttpClient]):
             default_headers=default_headers,
             trust_env=http_client is None or http_client.trust_env,
         )
-        self._limits = response_limits or ResponseLimits()
+        if limits is not None and http_client is not None:
+            raise ConfigurationError("give limits= to your own http_client, not to both")
+        self._pool_limits = DEFAULT_LIMITS if limits is None else limits
+        self._response_limits = response_limits or ResponseLimits()
         self._closed = False
         self._owns_http = http_client is None
         self._use(http_client)
@@ -109,7 +119,7 @@ class BaseClient(Generic[HttpClient]):
     def _stream_settings(self) -> dict[str, Any]:
         return {
             "redactor": self._redactor,
-            "limits": self._limits,
+            "limits": self._response_limits,
             "bounded_reads": self._bounded_reads,
         }
 
@@ -146,7 +156,7 @@ class BaseClient(Generic[HttpClient]):
         )
 
     def _reader(self, response: httpx.Response, *, error: bool) -> BodyReader:
-        reader = BodyReader(content_encoding(response), self._limits, error=error)
+        reader = BodyReader(content_encoding(response), self._response_limits, error=error)
         try:
             reader.check_length(response.headers.get("content-length"))
         except UnreadableBody as exc:
@@ -183,14 +193,21 @@ class BaseClient(Generic[HttpClient]):
                 f"a {type(self).__name__} built with http_client= cannot be pickled: "
                 "its connections belong to you; pickle one without it"
             )
-        return {"config": self._config, "limits": self._limits}
+        return {
+            "config": self._config,
+            "pool_limits": self._pool_limits,
+            "response_limits": self._response_limits,
+        }
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        config, limits = state["config"], state.get("limits", ResponseLimits())
+        config, limits = state["config"], state.get("response_limits", ResponseLimits())
         assert isinstance(config, ClientConfig)
         assert isinstance(limits, ResponseLimits)
         self._config = config
-        self._limits = limits
+        pool_limits = state.get("pool_limits", DEFAULT_LIMITS)
+        assert isinstance(pool_limits, httpx.Limits)
+        self._pool_limits = pool_limits
+        self._response_limits = limits
         self._closed = False
         self._owns_http = True
         self._use(None)

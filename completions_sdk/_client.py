@@ -28,6 +28,7 @@ from ._decode import unreadable
 from ._endpoints import CHAT, COMPLETIONS
 from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk
+from ._pool import linear_pool
 from ._reply_base import ProxyBody
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
@@ -50,9 +51,12 @@ class Client(BaseClient[httpx.Client]):
     """
 
     def _new_http_client(self) -> httpx.Client:
-        return httpx.Client(timeout=self._config.timeout, follow_redirects=False)
+        http = httpx.Client(
+            timeout=self._config.timeout, follow_redirects=False, limits=self._pool_limits
+        )
+        return linear_pool(http)
 
-    def _pool(self) -> httpx.Client:
+    def _current_http(self) -> httpx.Client:
         return self._http
 
     def complete(
@@ -181,7 +185,7 @@ class Client(BaseClient[httpx.Client]):
 
     def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         """The reply, its body still to read; an error reply is read and raised."""
-        http = self._pool()
+        http = self._current_http()
         request = self._build_request(http, call, deadline)
         watch(request)
         try:
@@ -238,9 +242,12 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
     _loop_closers: tuple[AsyncGenerator[None, None], ...] = ()
 
     def _new_http_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self._config.timeout, follow_redirects=False)
+        http = httpx.AsyncClient(
+            timeout=self._config.timeout, follow_redirects=False, limits=self._pool_limits
+        )
+        return linear_pool(http)
 
-    async def _pool(self) -> httpx.AsyncClient:
+    async def _current_http(self) -> httpx.AsyncClient:
         # A pool's connections belong to the event loop that opened them: a client used
         # under a second loop (asyncio.run twice, pytest-asyncio's loop per test) gets a
         # pool of its own there, and each is closed when its loop ends.
@@ -366,7 +373,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
 
     async def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         """The reply, its body still to read; an error reply is read and raised."""
-        http = await self._pool()
+        http = await self._current_http()
         request = self._build_request(http, call, deadline)
         try:
             response = await http.send(request, stream=True, follow_redirects=False)
