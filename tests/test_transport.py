@@ -1,0 +1,147 @@
+"""What the SDK adds under httpx (``_transport.py``), and the httpcore internals it needs.
+
+If a new httpcore moves ``_network_backend``, ``_connections`` or ``_requests``, these tests
+fail loudly instead of deadlines and cancellations silently losing their bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpcore
+import httpx
+import pytest
+
+from completions_sdk import AsyncClient, Client
+from completions_sdk._transport import (
+    bind_expiry,
+    bind_expiry_within,
+    bound_reads,
+    reclaim_orphans,
+    reset_expiry,
+)
+from tests._support import API_KEY
+
+
+def _pools(http: httpx.Client | httpx.AsyncClient) -> list[Any]:
+    return [t._pool for t in [http._transport, *http._mounts.values()] if hasattr(t, "_pool")]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("client_class", [Client, AsyncClient])
+def test_the_sdks_own_pools_read_through_bounded_streams(
+    client_class: type[Client] | type[AsyncClient],
+) -> None:
+    client = client_class(api_key=API_KEY, deployment="d", base_url="http://127.0.0.1:9")
+    assert client._bounded_reads
+    for pool in _pools(client._http):
+        assert type(pool._network_backend).__name__.endswith("BoundedBackend")
+        assert isinstance(pool._connections, list)
+        assert isinstance(pool._requests, list)
+
+
+def test_a_users_own_transport_is_left_alone() -> None:
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
+    client = Client(api_key=API_KEY, deployment="d", http_client=http)
+    assert not client._bounded_reads
+    assert not bound_reads(http)
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self) -> None:
+        self.timeouts: list[float | None] = []
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.timeouts.append(timeout)
+        return b""
+
+
+class _Backend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self.stream = _Stream()
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return self.stream
+
+
+def _bounded_stream() -> tuple[httpcore.NetworkStream, _Stream]:
+    http = httpx.Client()
+    bound_reads(http)
+    backend = _Backend()
+    pool = _pools(http)[0]
+    pool._network_backend = type(pool._network_backend)(backend)
+    return pool._network_backend.connect_tcp("127.0.0.1", 9, timeout=5), backend.stream
+
+
+def test_a_read_is_shortened_to_the_time_left_and_fails_once_it_is_gone() -> None:
+    stream, inner = _bounded_stream()
+    stream.read(10, timeout=30)
+    assert inner.timeouts == [30]  # no expiry bound: the read timeout as given
+    token = bind_expiry(time.monotonic() + 2)
+    try:
+        stream.read(10, timeout=30)
+        assert 1 < inner.timeouts[-1] <= 2  # type: ignore[operator]
+        stream.read(10, timeout=None)
+        assert inner.timeouts[-1] is not None
+    finally:
+        reset_expiry(token)
+    token = bind_expiry(time.monotonic() - 1)
+    try:
+        with pytest.raises(httpcore.ReadTimeout, match="deadline"):
+            stream.read(10, timeout=30)
+    finally:
+        reset_expiry(token)
+
+
+def test_a_grace_period_never_extends_a_sooner_expiry() -> None:
+    token = bind_expiry(time.monotonic() + 0.1)
+    inner = bind_expiry_within(60)
+    try:
+        stream, recorded = _bounded_stream()
+        stream.read(1, timeout=30)
+        assert recorded.timeouts[-1] is not None
+        assert recorded.timeouts[-1] <= 0.1
+    finally:
+        reset_expiry(inner)
+        reset_expiry(token)
+
+
+class _Connection:
+    def __init__(self, *, idle: bool = False, closed: bool = False) -> None:
+        self.idle, self.closed, self.closes = idle, closed, 0
+
+    def is_idle(self) -> bool:
+        return self.idle
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    async def aclose(self) -> None:
+        self.closes += 1
+
+
+class _Request:
+    def __init__(self, connection: _Connection | None) -> None:
+        self.connection = connection
+
+
+async def test_only_connections_no_request_owns_and_not_idle_are_reclaimed() -> None:
+    http = httpx.AsyncClient()
+    pool = _pools(http)[0]
+    owned, idle, closed, orphan = (
+        _Connection(),
+        _Connection(idle=True),
+        _Connection(closed=True),
+        _Connection(),
+    )
+    pool._connections[:] = [owned, idle, closed, orphan]
+    pool._requests[:] = [_Request(owned), _Request(None)]
+    assert reclaim_orphans(http) == 1
+    assert pool._connections == [owned, idle, closed]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert orphan.closes == 1
+    pool._connections.clear()
+    pool._requests.clear()
+    await http.aclose()
