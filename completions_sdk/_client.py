@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing, closing
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, TypeVar
 
 import httpx
 from typing_extensions import Self, Unpack
@@ -115,7 +115,6 @@ class Client(BaseClient[httpx.Client]):
         call = prepare_call(self._config, CHAT, request, arguments, stream=True)
         return Stream(call, self._send, **self._stream_settings())
 
-    @overload
     def complete_many(
         self,
         requests: Iterable[BatchItem],
@@ -123,42 +122,48 @@ class Client(BaseClient[httpx.Client]):
         *,
         concurrency: int = 8,
         progress: bool = False,
-        return_exceptions: Literal[False] = False,
         **options: Unpack[RequestOptions],
-    ) -> list[Completion]: ...
-    @overload
-    def complete_many(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        return_exceptions: Literal[True],
-        **options: Unpack[RequestOptions],
-    ) -> list[Completion | CompletionsError]: ...
-    def complete_many(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        return_exceptions: bool = False,
-        **options: Unpack[RequestOptions],
-    ) -> list[Any]:
+    ) -> list[Completion]:
         """Complete many requests, at most ``concurrency`` at a time, in input order.
+
+        The first failure is raised, and the calls in flight are abandoned;
+        ``complete_many_settled`` keeps every outcome instead.
 
         Args:
             requests: ``CompletionRequest``s or dicts of their fields; all are validated
                 before the first is sent.
             concurrency: how many requests are in flight at once.
             progress: show a progress bar (needs ``tqdm``).
-            return_exceptions: put each failed request's ``CompletionsError`` in its place
-                in the results instead of raising the first one.
             **options: per-call options applied to every request (``tags``, ``timeout``...).
         """
-        batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        return self._many(requests, concurrency, progress, options, settle=False)
+
+    def complete_many_settled(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> list[Completion | CompletionsError]:
+        """``complete_many``, with each failure's ``CompletionsError`` in its place.
+
+        Only the SDK's own errors are kept: a bug or a ``KeyboardInterrupt`` still stops
+        the batch.
+        """
+        return self._many(requests, concurrency, progress, options, settle=True)
+
+    def _many(
+        self,
+        requests: Iterable[BatchItem],
+        concurrency: int,
+        progress: bool,
+        options: RequestOptions,
+        *,
+        settle: bool,
+    ) -> list[Any]:
+        batch = BatchResults(requests, progress=progress, return_exceptions=settle)
         outcomes = iter_completed(
             lambda request: self.complete(request, **options), batch.requests, concurrency
         )
@@ -308,7 +313,6 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         call = prepare_call(self._config, CHAT, request, arguments, stream=True)
         return AsyncStream(call, self._send, **self._stream_settings())
 
-    @overload
     async def complete_many(
         self,
         requests: Iterable[BatchItem],
@@ -316,35 +320,39 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         *,
         concurrency: int = 8,
         progress: bool = False,
-        return_exceptions: Literal[False] = False,
         **options: Unpack[RequestOptions],
-    ) -> list[Completion]: ...
-    @overload
-    async def complete_many(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        return_exceptions: Literal[True],
-        **options: Unpack[RequestOptions],
-    ) -> list[Completion | CompletionsError]: ...
-    async def complete_many(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        return_exceptions: bool = False,
-        **options: Unpack[RequestOptions],
-    ) -> list[Any]:
+    ) -> list[Completion]:
         """Complete many requests, at most ``concurrency`` at a time, in input order.
 
         See ``Client.complete_many``.
         """
-        batch = BatchResults(requests, progress=progress, return_exceptions=return_exceptions)
+        return await self._many(requests, concurrency, progress, options, settle=False)
+
+    async def complete_many_settled(
+        self,
+        requests: Iterable[BatchItem],
+        /,
+        *,
+        concurrency: int = 8,
+        progress: bool = False,
+        **options: Unpack[RequestOptions],
+    ) -> list[Completion | CompletionsError]:
+        """``complete_many``, with each failure's ``CompletionsError`` in its place.
+
+        See ``Client.complete_many_settled``.
+        """
+        return await self._many(requests, concurrency, progress, options, settle=True)
+
+    async def _many(
+        self,
+        requests: Iterable[BatchItem],
+        concurrency: int,
+        progress: bool,
+        options: RequestOptions,
+        *,
+        settle: bool,
+    ) -> list[Any]:
+        batch = BatchResults(requests, progress=progress, return_exceptions=settle)
         outcomes = aiter_completed(
             lambda request: self.complete(request, **options), batch.requests, concurrency
         )

@@ -22,7 +22,7 @@ def main() -> None:
         for prompt in PROMPTS
     ]
     with Client(tags=["examples", "batch"]) as client:
-        results = client.complete_many(requests, concurrency=4, return_exceptions=True)
+        results = client.complete_many_settled(requests, concurrency=4)
 
     # Results come back in input order, a Completion or an error at each position.
     for number, (prompt, result) in enumerate(zip(PROMPTS, results, strict=True), start=1):
