@@ -25,6 +25,7 @@ __all__ = [
     "reflect",
     "reply",
     "reset",
+    "slow_stream",
     "sse_reply",
 ]
 
@@ -196,5 +197,26 @@ def echo(pieces: int = 8, barrier: int | None = None, wait: float = 10.0) -> Beh
             for i in range(0, len(text), step)
         ]
         return await sse_reply(events)(exchange)
+
+    return behaviour
+
+
+def slow_stream(events: int = 20, every: float = 0.005) -> Behaviour:
+    """A stream of ``events`` events, one per ``every`` seconds, the headers late too.
+
+    A client that gives up in the middle finds the server still writing; the server stops
+    when the client hangs up.
+    """
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await asyncio.sleep(every)
+        await exchange.send(
+            _head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+        )
+        for i in range(events):
+            await asyncio.sleep(every)
+            await exchange.send(_chunked(event({"id": "s", "choices": [{"text": f"{i} "}]})))
+        await exchange.send(_chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        return True
 
     return behaviour
