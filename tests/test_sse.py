@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -80,3 +82,24 @@ def test_an_event_past_its_limit_raises_naming_the_setting(body: bytes) -> None:
 def test_many_small_events_never_reach_the_limit() -> None:
     assert len(decode(b"data: x\n\n" * 10_000, limit=64)) == 10_000
     assert decode(b": ping\n\n" * 10_000, limit=64) == []
+
+
+def test_a_long_line_in_many_reads_is_limited_and_decoded_whole() -> None:
+    pieces = [b"data: ", *([b"x" * 100] * 30)]
+    with pytest.raises(SizeLimitExceeded, match="max_event_bytes"):
+        decode(*pieces, limit=1024)
+    assert decode(*pieces, b"\r", b"\n\n", limit=4096) == [(b"", b"x" * 3000)]
+    assert decode(*pieces, b"\r", b"\r", limit=4096) == [(b"", b"x" * 3000)]
+
+
+def test_a_long_line_costs_linear_time_in_its_reads() -> None:
+    # Joining the pending bytes at every read copied the line once per read: a 32 MiB line
+    # in 8 KiB reads (4,096 copies of 16 MiB on average) did not end within 60 s; now 0.2 s.
+    size = 32 << 20
+    line = b"data: " + b"y" * size
+    decoder = SSEDecoder(64 << 20)
+    started = time.process_time()
+    for start in range(0, len(line), 8192):
+        assert decoder.feed(line[start : start + 8192]) == []
+    assert decoder.feed(b"\n\n") == [(b"", b"y" * size)]
+    assert time.process_time() - started < 3  # 30x room either way on a loaded machine

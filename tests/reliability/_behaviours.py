@@ -19,12 +19,14 @@ from tests.reliability._server import Behaviour, End, Exchange, Seen
 __all__ = [
     "echo",
     "event",
+    "generated",
     "hang",
     "json_reply",
     "raw",
     "reflect",
     "reply",
     "reset",
+    "slow_stream",
     "sse_reply",
 ]
 
@@ -196,5 +198,61 @@ def echo(pieces: int = 8, barrier: int | None = None, wait: float = 10.0) -> Beh
             for i in range(0, len(text), step)
         ]
         return await sse_reply(events)(exchange)
+
+    return behaviour
+
+
+def slow_stream(events: int = 20, every: float = 0.005) -> Behaviour:
+    """A stream of ``events`` events, one per ``every`` seconds, the headers late too.
+
+    A client that gives up in the middle finds the server still writing; the server stops
+    when the client hangs up.
+    """
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await asyncio.sleep(every)
+        await exchange.send(
+            _head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+        )
+        for i in range(events):
+            await asyncio.sleep(every)
+            await exchange.send(_chunked(event({"id": "s", "choices": [{"text": f"{i} "}]})))
+        await exchange.send(_chunked(b"data: [DONE]\n\n") + b"0\r\n\r\n")
+        return True
+
+    return behaviour
+
+
+def generated(
+    status: int,
+    content_type: str,
+    pieces: Callable[[], Iterable[bytes]],
+    *,
+    headers: Mapping[str, str] | None = None,
+    content_length: int | None = None,
+) -> Behaviour:
+    """A reply whose body ``pieces()`` makes as it is sent, so it may be huge or endless.
+
+    Chunked unless ``content_length`` is given. The server stops making the body when the
+    client hangs up; when the pieces run out, it ends the body (or, with a declared length
+    it has not reached, goes silent until the client leaves).
+    """
+    framing = (
+        {"Transfer-Encoding": "chunked"}
+        if content_length is None
+        else {"Content-Length": str(content_length)}
+    )
+    all_headers = {"Content-Type": content_type, **framing, **(headers or {})}
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.send(_head(status, all_headers))
+        for piece in pieces():
+            if exchange.writer.is_closing():
+                return False
+            await exchange.send(piece if content_length is not None else _chunked(piece))
+        if content_length is None:
+            await exchange.send(b"0\r\n\r\n")
+            return await exchange.end("keep")
+        return await exchange.end("hang")
 
     return behaviour

@@ -120,6 +120,11 @@ class FaultServer:
         self.port = 0
 
     @property
+    def open_connections(self) -> int:
+        """Connections the server holds open now (the client has not closed them)."""
+        return len(self._writers)
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
