@@ -120,6 +120,11 @@ class FaultServer:
         self.port = 0
 
     @property
+    def open_connections(self) -> int:
+        """Connections open now (the server's side of them)."""
+        return len(self._writers)
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
