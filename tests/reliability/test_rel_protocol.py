@@ -112,6 +112,27 @@ def test_a_chat_stream_answered_with_a_whole_reply_keeps_the_content(
     assert final.usage.total_tokens == 3
 
 
+TOOL_CALLS = [
+    {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"a": 1}'}},
+    {"id": "call_2", "type": "function", "function": {"name": "clock", "arguments": '{"b": 2}'}},
+]
+
+
+def test_a_chat_stream_answered_with_a_whole_reply_keeps_each_tool_call(
+    make_client: Callable[..., AnyClient], fault_server: FaultServer
+) -> None:
+    # A message's tool calls carry no ``index`` (a delta's do): they were joined into one
+    # call with the last one's id and name and both arguments run together.
+    message = {"role": "assistant", "content": None, "tool_calls": TOOL_CALLS}
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+    fault_server.script(reply(200, json.dumps({**CHAT_REPLY, "choices": [choice]}).encode()))
+    client = make_client(base_url=fault_server.url)
+    _, final = read_all(client, "stream_chat", messages=MESSAGES)
+    calls = final.choices[0].message.tool_calls
+    assert [c.model_dump(exclude_none=True) for c in calls] == TOOL_CALLS
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
 def test_a_completion_stream_answered_with_a_whole_reply_keeps_the_text(
     make_client: Callable[..., AnyClient], fault_server: FaultServer
 ) -> None:
