@@ -13,14 +13,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from completions_sdk._streaming import DONE_GRACE
 from tests.reliability._behaviours import DONE, drip, event, reply, sse_head, sse_reply
 from tests.reliability._drive import (
     BODY,
+    KINDS,
     STREAMED,
     TEXT,
     AnyClient,
+    Kind,
     Received,
+    over_users_http,
     receive,
     sent_text,
 )
@@ -79,6 +84,22 @@ def test_pings_after_done_do_not_hold_the_stream(
     paced = 0.1 * len(STREAMED)  # the server's own pacing up to [DONE]
     assert elapsed < paced + DONE_GRACE + MARGIN, f"took {elapsed:.2f} s"
     _then_a_call_opens_a_new_connection(client, fault_server)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_over_a_users_http_client_a_body_left_open_after_done_ends_the_stream(
+    fault_server: FaultServer, kind: Kind
+) -> None:
+    # Its reads are not bounded by the SDK: the connection is closed at [DONE] at once.
+    pieces = [*(event(c) for c in STREAMED), DONE]
+    left_open = drip(pieces, 0, start=sse_head(), chunked=True, end="hang")
+    fault_server.script(left_open, reply(200, BODY))
+    options = {"base_url": fault_server.url, "timeout": READ_TIMEOUT}
+    with over_users_http(kind, {}, **options) as client:
+        received, elapsed = _stream(client)
+        assert sent_text(received) == SENT
+        assert elapsed < DONE_GRACE + MARGIN, f"took {elapsed:.2f} s after [DONE]"
+        _then_a_call_opens_a_new_connection(client, fault_server)
 
 
 def test_a_body_that_ends_after_done_keeps_its_connection(

@@ -18,7 +18,7 @@ import pytest
 
 from completions_sdk import APIStatusError
 from tests._support import read_all
-from tests.reliability._behaviours import event, reply, sse_reply
+from tests.reliability._behaviours import DONE, drip, event, reply, sse_head, sse_reply
 from tests.reliability._drive import (
     BODY,
     STREAMED,
@@ -43,6 +43,16 @@ def test_a_byte_order_mark_keeps_the_first_chunk(
     received = receive(make_client(base_url=fault_server.url), prompt="p")
     assert sent_text(received) == SENT
     assert received.chunks == len(STREAMED)
+
+
+def test_a_byte_order_mark_split_across_reads_keeps_the_first_chunk(
+    make_client: Callable[..., AnyClient], fault_server: FaultServer
+) -> None:
+    first = event(chunk(" Once"))
+    pieces = [BOM[:1], BOM[1:2], BOM[2:] + first[:2], first[2:], event(chunk(" upon")), DONE]
+    fault_server.script(drip(pieces, 0.05, start=sse_head(), chunked=True, end="keep"))
+    received = receive(make_client(base_url=fault_server.url), prompt="p")
+    assert sent_text(received) == " Once upon"
 
 
 @pytest.mark.parametrize(

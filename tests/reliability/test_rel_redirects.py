@@ -13,13 +13,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from completions_sdk import APIStatusError, AsyncClient, Client
-from tests._support import API_KEY, AsyncAdapter
+from completions_sdk import APIStatusError
+from tests._support import API_KEY
 from tests.reliability._behaviours import event, json_reply, reply, sse_reply
-from tests.reliability._drive import KINDS, MODES, STREAMED, Kind, Mode, completion, receive
+from tests.reliability._drive import (
+    KINDS,
+    MODES,
+    STREAMED,
+    Mode,
+    completion,
+    over_users_http,
+    receive,
+)
 from tests.reliability._server import FaultServer
 
 REDIRECTS = [301, 302, 303, 307, 308]
@@ -35,28 +42,11 @@ def other_origin() -> Iterator[FaultServer]:
 
 
 @pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> Kind:
-    return request.param  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def following_client(kind: Kind, fault_server: FaultServer) -> Iterator[Client | AsyncAdapter]:
+def following_client(request: pytest.FixtureRequest, fault_server: FaultServer) -> Iterator[Any]:
     """A client whose own ``http_client`` follows redirects, as a user may make it."""
-    options: dict[str, Any] = {
-        "api_key": API_KEY,
-        "deployment": "d",
-        "base_url": fault_server.url,
-        "max_retries": 0,
-    }
-    if kind == "sync":
-        with httpx.Client(follow_redirects=True) as http:
-            yield Client(**options, http_client=http)
-        return
-    http_async = httpx.AsyncClient(follow_redirects=True)
-    adapter = AsyncAdapter(AsyncClient(**options, http_client=http_async))
-    yield adapter
-    adapter.run(http_async.aclose())
-    adapter.close()
+    follow = {"follow_redirects": True}
+    with over_users_http(request.param, follow, base_url=fault_server.url, max_retries=0) as c:
+        yield c
 
 
 @pytest.mark.parametrize("mode", MODES)
