@@ -8,7 +8,7 @@ same for a reply and a stream. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pydantic
@@ -92,9 +92,19 @@ def whole_body_as_chunk(data: bytes) -> bytes:
     reshaped = False
     for choice in choices:
         if isinstance(choice, dict) and "delta" not in choice and "message" in choice:
-            choice["delta"] = choice.pop("message")
+            choice["delta"] = message = choice.pop("message")
+            _index_tool_calls(message)
             reshaped = True
     return pydantic_core.to_json(body) if reshaped else data
+
+
+def _index_tool_calls(message: Any) -> None:
+    # A message's tool calls carry no ``index``, a delta's do (and default to 0): without
+    # one, the assembler joins them all into one call.
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    for position, call in enumerate(calls if isinstance(calls, list) else ()):
+        if isinstance(call, dict):
+            call.setdefault("index", position)
 
 
 _SCAN_FROM = 64 * 1024

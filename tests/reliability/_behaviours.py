@@ -17,21 +17,30 @@ from typing import Any
 from tests.reliability._server import Behaviour, End, Exchange, Seen
 
 __all__ = [
+    "DONE",
+    "drip",
     "echo",
     "event",
     "generated",
     "hang",
+    "head",
     "json_reply",
     "raw",
     "reflect",
     "reply",
     "reset",
     "slow_stream",
+    "sse_head",
     "sse_reply",
+    "trickle",
 ]
 
+DONE = b"data: [DONE]\n\n"
+"""The event that ends a stream."""
 
-def _head(status: int, headers: Mapping[str, str]) -> bytes:
+
+def head(status: int, headers: Mapping[str, str]) -> bytes:
+    """A reply's status line and headers, as sent."""
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
@@ -61,7 +70,7 @@ def reply(
     }
 
     async def behaviour(exchange: Exchange) -> bool:
-        await exchange.send(_head(status, all_headers) + body)
+        await exchange.send(head(status, all_headers) + body)
         return await exchange.end(end)
 
     return behaviour
@@ -109,7 +118,7 @@ def sse_reply(
     }
 
     async def behaviour(exchange: Exchange) -> bool:
-        await exchange.send(_head(200, all_headers))
+        await exchange.send(head(200, all_headers))
         # A gzip stream flushed after every event, as a compressing proxy sends it.
         encoder = zlib.compressobj(wbits=31) if gzip else None
         for piece in pieces:
@@ -122,6 +131,47 @@ def sse_reply(
         return await exchange.end(end)
 
     return behaviour
+
+
+def sse_head(content_type: str = "text/event-stream", *, chunked: bool = True) -> bytes:
+    """The head of an event stream: chunked, or (``chunked=False``) ended by a close."""
+    framing = {"Transfer-Encoding": "chunked"} if chunked else {"Connection": "close"}
+    return head(200, {"Content-Type": content_type, **framing})
+
+
+def drip(
+    pieces: Iterable[bytes],
+    interval: float,
+    *,
+    start: bytes = b"",
+    chunked: bool = False,
+    end: End = "close",
+) -> Behaviour:
+    """Send ``start``, then each piece ``interval`` seconds after the one before.
+
+    With ``chunked`` each piece is framed as one HTTP chunk, and only ``end="keep"`` sends
+    the terminating chunk: ``"hang"`` or ``"close"`` leave the body unfinished. Stops as
+    soon as the client has hung up.
+    """
+
+    async def behaviour(exchange: Exchange) -> bool:
+        await exchange.send(start)
+        for number, piece in enumerate(pieces):
+            if number and interval:
+                await asyncio.sleep(interval)
+            if exchange.reader.at_eof():
+                return False  # the client gave up: stop, as a real server's write would fail
+            await exchange.send(_chunked(piece) if chunked else piece)
+        if chunked and end == "keep":
+            await exchange.send(b"0\r\n\r\n")
+        return await exchange.end(end)
+
+    return behaviour
+
+
+def trickle(data: bytes, interval: float = 0.2, *, start: bytes = b"") -> Behaviour:
+    """Send ``start``, then ``data`` one byte every ``interval`` seconds, then close."""
+    return drip([data[i : i + 1] for i in range(len(data))], interval, start=start)
 
 
 def reset() -> Behaviour:
@@ -212,7 +262,7 @@ def slow_stream(events: int = 20, every: float = 0.005) -> Behaviour:
     async def behaviour(exchange: Exchange) -> bool:
         await asyncio.sleep(every)
         await exchange.send(
-            _head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
+            head(200, {"Content-Type": "text/event-stream", "Transfer-Encoding": "chunked"})
         )
         for i in range(events):
             await asyncio.sleep(every)
@@ -245,7 +295,7 @@ def generated(
     all_headers = {"Content-Type": content_type, **framing, **(headers or {})}
 
     async def behaviour(exchange: Exchange) -> bool:
-        await exchange.send(_head(status, all_headers))
+        await exchange.send(head(status, all_headers))
         for piece in pieces():
             if exchange.writer.is_closing():
                 return False

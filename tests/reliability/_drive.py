@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -123,6 +124,26 @@ def receive_from(handler: Handler, kind: Kind, mode: Mode, **arguments: Any) -> 
             return await areceive(AsyncClient(**options, http_client=http), mode, **arguments)
 
     return asyncio.run(run())
+
+
+@contextmanager
+def over_users_http(kind: Kind, http_options: dict[str, Any], **options: Any) -> Iterator[Any]:
+    """A client of ``kind`` given an ``httpx`` client of the user's own (``http_client=``).
+
+    The SDK never closes such a client: it is closed here, after the SDK's.
+    """
+    options = {"api_key": API_KEY, "deployment": "d", **options}
+    if kind == "sync":
+        with httpx.Client(**http_options) as http:
+            yield Client(**options, http_client=http)
+        return
+    http_async = httpx.AsyncClient(**http_options)
+    adapter = AsyncAdapter(AsyncClient(**options, http_client=http_async))
+    try:
+        yield adapter
+    finally:
+        adapter.run(http_async.aclose())
+        adapter.close()
 
 
 # ---------------------------------------------------------------- for the fault tests
