@@ -218,6 +218,8 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         self._redactor = redactor
         self._limits = limits
         self._bounded_reads = bounded_reads
+        self._between_chunks = call.timeout.read if bounded_reads else None
+        """The read timeout bounds the wait for each chunk, comments and pings included."""
         self._first: ChunkT | None = None
         self._failure: CompletionsError | None = None
         """What ended the stream early; raised again by every later read."""
@@ -313,11 +315,15 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
             chunk, self._first = self._first, None
             return chunk
         assert self._chunks is not None
+        token = bind_expiry_within(self._between_chunks) if self._between_chunks else None
         try:
             return next(self._chunks)
         except CompletionsError as exc:
             self._failure = exc
             raise
+        finally:
+            if token is not None:
+                reset_expiry(token)
 
     @property
     def text_stream(self) -> Iterator[str]:
@@ -398,11 +404,15 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
             chunk, self._first = self._first, None
             return chunk
         assert self._chunks is not None
+        token = bind_expiry_within(self._between_chunks) if self._between_chunks else None
         try:
             return await anext(self._chunks)
         except CompletionsError as exc:
             self._failure = exc
             raise
+        finally:
+            if token is not None:
+                reset_expiry(token)
 
     @property
     async def text_stream(self) -> AsyncIterator[str]:

@@ -145,3 +145,18 @@ def test_a_stall_after_the_first_chunk_is_cut_by_the_read_timeout(
     assert received.texts == {0: " Once"}
     assert elapsed < 0.5 + MARGIN  # the read timeout, far from the 60 s deadline
     assert fault_server.count == 1  # text was delivered: never retried
+
+
+def test_pings_after_the_first_chunk_do_not_stretch_the_wait_for_the_next(
+    make_client: Callable[..., AnyClient], fault_server: FaultServer
+) -> None:
+    # The read timeout is the longest wait between two chunks: a server that sends one
+    # chunk, then only comments, would reset a per-read timeout for ever (~20 s here).
+    pings = [event(chunk(" Once"))] + [b": ping\n\n"] * 100
+    fault_server.script(drip(pings, 0.2, start=sse_head(), chunked=True, end="hang"))
+    client = make_client(base_url=fault_server.url, timeout=1.0, deadline=60)
+    received, elapsed = _timed(client, "stream", prompt="p")
+    expect(received, APITimeoutError)
+    assert received.texts == {0: " Once"}
+    assert elapsed < 1.0 + MARGIN, f"took {elapsed:.1f} s with a 1 s read timeout"
+    assert fault_server.count == 1  # text was delivered: never retried
