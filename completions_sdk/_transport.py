@@ -1,16 +1,21 @@
 """What the SDK adds under httpx: reads bounded by a call's deadline, pools reclaimed after
-a cancellation, and fresh pools in a forked child.
+a cancellation, fresh pools in a forked child, and a pool closed with its event loop.
 
 httpx bounds each read by a timeout, not a call: a server that trickles a byte a second
 keeps a call alive for ever. The SDK's own clients read through ``_BoundedStream``, which
 shortens every read, write and connect to the time left before the call's expiry (a
 context variable the shells set around their I/O); past it, the read fails as a timeout
-and httpcore closes the connection.
+and httpcore closes the connection. The same streams tell a batch that is being abandoned
+(``_cancel.py``) which socket a worker thread is blocked on, so that it can be shut down.
 
 httpcore 1.0.x leaves a connection orphaned when a request is cancelled between taking a
 connection from the pool and sending on it (encode/httpcore#1093): neither idle nor closed,
 owned by no request, it holds a pool slot for ever. ``reclaim_orphans`` closes such
 connections after a cancellation.
+
+A child of ``os.fork()`` renews the pools of the clients that own them
+(``renew_after_fork``), and ``close_with_loop`` closes an event loop's pool when
+``asyncio.run`` ends that loop.
 
 Both reach into httpcore's pool (``_network_backend``, ``_connections``, ``_requests``);
 ``tests/test_transport.py`` fails loudly if a new httpcore moves them.
