@@ -9,11 +9,10 @@ import httpx
 from pydantic import SecretStr
 
 from ._body import BodyReader, ResponseLimits, content_encoding
-from ._config import DEFAULT_TIMEOUT, ClientConfig, build_config
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall
 from ._decode import unreadable
 from ._exceptions import ConfigurationError
-from ._pool import DEFAULT_LIMITS
 from ._redaction import Redactor
 from ._retry import Deadline, RetryPolicy
 from ._sse import UnreadableBody

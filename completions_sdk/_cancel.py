@@ -4,7 +4,7 @@ A thread blocked in a socket read cannot be interrupted, but the read ends at on
 its socket is shut down (``close()`` from another thread does not wake it on Linux). So
 abandoning calls (a batch that failed, or was interrupted) takes two steps: each call's
 requests carry an httpcore ``trace`` hook that stops the call at its next step (no new
-connection, attempt or retry), and the SDK's bounded streams (``_transport.py``) tell the
+connection, attempt or retry), and the SDK's bounded streams (``_bounded_io.py``) tell the
 ``Abandon`` which socket each of its calls is reading or writing, so that it can shut them
 down: the server sees the connection closed and the thread ends.
 """
@@ -16,12 +16,14 @@ import contextvars
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpcore
 import httpx
 
 from ._transport import bind_stream_watcher, reset_stream_watcher
+
+if TYPE_CHECKING:  # httpcore is loaded with the first client, not with the package
+    import httpcore
 
 __all__ = ["Abandon", "CallAbandoned", "watch"]
 

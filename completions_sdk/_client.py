@@ -28,7 +28,6 @@ from ._decode import unreadable
 from ._endpoints import CHAT, COMPLETIONS
 from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk
-from ._pool import linear_pool
 from ._reply_base import ProxyBody
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
@@ -40,6 +39,15 @@ from ._types import ChatArgs, CompletionArgs, RequestOptions
 __all__ = ["AsyncClient", "Client"]
 
 ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+
+def _linear_pool(http: HttpT) -> HttpT:
+    # Imported with the first client, not with the package: ``_pool`` subclasses httpcore's
+    # pools, and httpx itself imports httpcore only when it builds a transport.
+    from ._pool import linear_pool
+
+    return linear_pool(http)
 
 
 class Client(BaseClient[httpx.Client]):
@@ -54,7 +62,7 @@ class Client(BaseClient[httpx.Client]):
         http = httpx.Client(
             timeout=self._config.timeout, follow_redirects=False, limits=self._pool_limits
         )
-        return linear_pool(http)
+        return _linear_pool(http)
 
     def _current_http(self) -> httpx.Client:
         return self._http
@@ -250,7 +258,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         http = httpx.AsyncClient(
             timeout=self._config.timeout, follow_redirects=False, limits=self._pool_limits
         )
-        return linear_pool(http)
+        return _linear_pool(http)
 
     async def _current_http(self) -> httpx.AsyncClient:
         # A pool's connections belong to the event loop that opened them: a client used

@@ -18,10 +18,21 @@ from ._redaction import Redactor
 from ._retry import RetryPolicy
 from ._types import Tags, TimeoutTypes
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientConfig", "InsecureTransportWarning"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUT",
+    "ClientConfig",
+    "InsecureTransportWarning",
+]
 
 DEFAULT_BASE_URL = "https://api.enkryptai.com"
 DEFAULT_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=5.0
+)
+"""1,000 connections as openai allows, all kept alive (a busy connection must not push
+an idle one out), each closed after 5 s idle as httpx does (see ``_pool.py``)."""
 """Two minutes per attempt to read a reply (guardrails plus a long completion), 10 s to connect."""
 
 

@@ -1,4 +1,4 @@
-"""The connection pool's defaults, and a linear pass for httpcore's pool bookkeeping.
+"""A linear pass for httpcore's pool bookkeeping (the pool's defaults: ``DEFAULT_LIMITS``).
 
 httpcore 1.0.x runs ``_assign_requests_to_connections`` each time a request enters or
 leaves its pool. That pass counts *every* connection, busy ones included, against
@@ -23,13 +23,9 @@ from typing import Any, TypeVar
 import httpcore
 import httpx
 
-__all__ = ["DEFAULT_LIMITS", "linear_pool"]
+from ._config import DEFAULT_LIMITS
 
-DEFAULT_LIMITS = httpx.Limits(
-    max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=5.0
-)
-"""1,000 connections as openai allows, all kept alive (a busy connection must not push
-an idle one out), each closed after 5 s idle as httpx does."""
+__all__ = ["DEFAULT_LIMITS", "linear_pool"]
 
 SWEEP_SECONDS = 1.0
 """How often a pass checks idle connections it does not hand out for expiry."""

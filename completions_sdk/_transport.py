@@ -2,11 +2,11 @@
 a cancellation, fresh pools in a forked child, and a pool closed with its event loop.
 
 httpx bounds each read by a timeout, not a call: a server that trickles a byte a second
-keeps a call alive for ever. The SDK's own clients read through ``_BoundedStream``, which
-shortens every read, write and connect to the time left before the call's expiry (a
-context variable the shells set around their I/O); past it, the read fails as a timeout
-and httpcore closes the connection. The same streams tell a batch that is being abandoned
-(``_cancel.py``) which socket a worker thread is blocked on, so that it can be shut down.
+keeps a call alive for ever. The SDK's own clients read through the streams of
+``_bounded_io.py``, which shorten every read, write and connect to the time left before
+the call's expiry (a context variable set here, by the shells around their I/O); past it,
+the read fails as a timeout and httpcore closes the connection. The same streams tell a
+batch being abandoned (``_cancel.py``) which socket a worker thread is blocked on.
 
 httpcore 1.0.x leaves a connection orphaned when a request is cancelled between taking a
 connection from the pool and sending on it (encode/httpcore#1093): neither idle nor closed,
@@ -28,12 +28,10 @@ import contextvars
 import os
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any, Protocol
 
-import httpcore
 import httpx
-from httpcore._backends.base import SOCKET_OPTION
 
 __all__ = [
     "bind_expiry",
@@ -41,6 +39,8 @@ __all__ = [
     "bind_stream_watcher",
     "bound_reads",
     "close_with_loop",
+    "current_expiry",
+    "current_stream_watcher",
     "reclaim_orphans",
     "renew_after_fork",
     "reset_expiry",
@@ -54,6 +54,7 @@ _expiry: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 
 bind_expiry = _expiry.set
 reset_expiry = _expiry.reset
+current_expiry = _expiry.get
 
 
 def bind_expiry_within(seconds: float) -> contextvars.Token[float | None]:
@@ -70,143 +71,7 @@ _stream_watcher: contextvars.ContextVar[Callable[[Any], None] | None] = contextv
 
 bind_stream_watcher = _stream_watcher.set
 reset_stream_watcher = _stream_watcher.reset
-
-
-def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
-    expires = _expiry.get()
-    if expires is None:
-        return timeout
-    left = expires - time.monotonic()
-    if left <= 0:
-        raise error("the call's deadline has passed")
-    return left if timeout is None or timeout > left else timeout
-
-
-class _BoundedStream(httpcore.NetworkStream):
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        bounded = _bounded(timeout, httpcore.ReadTimeout)
-        watcher = _stream_watcher.get()
-        if watcher is None:
-            return self._stream.read(max_bytes, bounded)
-        watcher(self._stream)
-        try:
-            return self._stream.read(max_bytes, bounded)
-        finally:
-            watcher(None)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        bounded = _bounded(timeout, httpcore.WriteTimeout)
-        watcher = _stream_watcher.get()
-        if watcher is None:
-            self._stream.write(buffer, bounded)
-            return
-        watcher(self._stream)
-        try:
-            self._stream.write(buffer, bounded)
-        finally:
-            watcher(None)
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _BoundedStream(self._stream.start_tls(ssl_context, server_hostname, bounded))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _AsyncBoundedStream(httpcore.AsyncNetworkStream):
-    __slots__ = ("_stream",)
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
-        self._stream = stream
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return await self._stream.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._stream.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-    async def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        stream = await self._stream.start_tls(ssl_context, server_hostname, bounded)
-        return _AsyncBoundedStream(stream)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _BoundedBackend(httpcore.NetworkBackend):
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, bounded, local_address, socket_options)
-        return _BoundedStream(stream)
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _BoundedStream(self._backend.connect_unix_socket(path, bounded, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-class _AsyncBoundedBackend(httpcore.AsyncNetworkBackend):
-    def __init__(self, backend: httpcore.AsyncNetworkBackend) -> None:
-        self._backend = backend
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        stream = await self._backend.connect_tcp(host, port, bounded, local_address, socket_options)
-        return _AsyncBoundedStream(stream)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SOCKET_OPTION] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        stream = await self._backend.connect_unix_socket(path, bounded, socket_options)
-        return _AsyncBoundedStream(stream)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._backend.sleep(seconds)
+current_stream_watcher = _stream_watcher.get
 
 
 def _pools(client: httpx.Client | httpx.AsyncClient) -> list[Any]:
@@ -223,14 +88,12 @@ def bound_reads(client: httpx.Client | httpx.AsyncClient) -> bool:
     pools = _pools(client)
     if not pools or not all(hasattr(pool, "_network_backend") for pool in pools):
         return False
+    # Imported with the first client, not with the package: it needs httpcore, which
+    # httpx itself imports only when it builds a transport (about 10% of the import).
+    from ._bounded_io import bounded_backend
+
     for pool in pools:
-        backend = pool._network_backend
-        if isinstance(backend, (_BoundedBackend, _AsyncBoundedBackend)):
-            continue
-        if isinstance(backend, httpcore.AsyncNetworkBackend):
-            pool._network_backend = _AsyncBoundedBackend(backend)
-        else:
-            pool._network_backend = _BoundedBackend(backend)
+        pool._network_backend = bounded_backend(pool._network_backend)
     return True
 
 
