@@ -144,6 +144,13 @@ def test_a_connection_the_server_closed_is_not_reused(fault_server: FaultServer)
     with Client(**_options(fault_server, max_retries=0)) as client:
         for _ in range(3):
             assert client.complete(model="m", prompt="p").text == "t"
+            # The server closes after replying, on its own thread: wait until it has, so
+            # that the FIN is there to be seen (sent too early, a request would race it,
+            # as with any keep-alive client).
+            for _ in range(500):
+                if fault_server.open_connections == 0:
+                    break
+                time.sleep(0.01)
     assert fault_server.connections == 3
 
 
