@@ -33,7 +33,7 @@ from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import UnreadableBody
 from ._streaming import AsyncStream, Stream
-from ._transport import bind_expiry, close_with_loop, reclaim_orphans, reset_expiry
+from ._transport import bind_expiry, close_with_loop, reset_expiry
 from ._types import ChatArgs, CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
@@ -395,9 +395,6 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
             response = await http.send(request, stream=True, follow_redirects=False)
         except httpx.HTTPError as exc:
             raise failure(exc, request, deadline) from exc
-        except asyncio.CancelledError:
-            reclaim_orphans(http)  # encode/httpcore#1093: see _transport.py
-            raise
         if not response.is_success:
             raise read_error(
                 response, await self._read(response, deadline, error=True), self._redactor

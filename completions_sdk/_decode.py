@@ -124,7 +124,7 @@ def check_choice_count(
         if len(reply) < _SCAN_FROM:
             return
         count = reply.count(b'"index"')
-        if count <= 2 * limit + 64:  # room for "index" keys of fields this SDK doesn't know
+        if count <= 16 * limit + 4096:  # room for tool calls and fields this SDK does not know
             return
     else:
         count = len(getattr(reply, "choices", None) or ())

@@ -10,7 +10,9 @@ that arrives before the first one has started on it; all but one then fail and g
 again (with 500 streams opened at once through the SDK: 4,500 such retries, and 110
 connections for 500 streams). ``LinearConnectionPool`` and ``AsyncLinearConnectionPool``
 make httpcore's decisions in one walk over the connections, counting idle connections
-only, and never hand out (or close) a connection another request is about to use. The
+only, never hand out (or close) a connection another request is about to use, and close
+the connections a cancelled request left orphaned (encode/httpcore#1093), neither idle nor
+closed nor owned by any request, which httpcore keeps for ever. The
 SDK installs them on the pools of the httpx clients it builds itself, never on a client
 passed as ``http_client=``.
 """
@@ -78,7 +80,11 @@ def _assign(pool: Any, connections: list[Connection], requests: list[Any]) -> li
     for connection in connections:
         if connection.is_closed():
             continue
-        if sweep and connection.has_expired():
+        if id(connection) not in taken and not connection.is_idle():
+            # Orphaned by a request cancelled between taking it and sending on it
+            # (encode/httpcore#1093): it would hold its slot for ever. Any backend.
+            closing.append(connection)
+        elif sweep and connection.has_expired():
             closing.append(connection)
         else:
             kept.append(connection)

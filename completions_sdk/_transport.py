@@ -1,5 +1,5 @@
-"""What the SDK adds under httpx: reads bounded by a call's deadline, pools reclaimed after
-a cancellation, fresh pools in a forked child, and a pool closed with its event loop.
+"""What the SDK adds under httpx: reads bounded by a call's deadline, fresh pools in a
+forked child, and a pool closed with its event loop.
 
 httpx bounds each read by a timeout, not a call: a server that trickles a byte a second
 keeps a call alive for ever. The SDK's own clients read through the streams of
@@ -8,22 +8,16 @@ the call's expiry (a context variable set here, by the shells around their I/O);
 the read fails as a timeout and httpcore closes the connection. The same streams tell a
 batch being abandoned (``_cancel.py``) which socket a worker thread is blocked on.
 
-httpcore 1.0.x leaves a connection orphaned when a request is cancelled between taking a
-connection from the pool and sending on it (encode/httpcore#1093): neither idle nor closed,
-owned by no request, it holds a pool slot for ever. ``reclaim_orphans`` closes such
-connections after a cancellation.
-
 A child of ``os.fork()`` renews the pools of the clients that own them
 (``renew_after_fork``), and ``close_with_loop`` closes an event loop's pool when
 ``asyncio.run`` ends that loop.
 
-Both reach into httpcore's pool (``_network_backend``, ``_connections``, ``_requests``);
+The bounded reads reach into httpcore's pool (``_network_backend``);
 ``tests/test_transport.py`` fails loudly if a new httpcore moves them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import os
 import time
@@ -41,7 +35,6 @@ __all__ = [
     "close_with_loop",
     "current_expiry",
     "current_stream_watcher",
-    "reclaim_orphans",
     "renew_after_fork",
     "reset_expiry",
     "reset_stream_watcher",
@@ -95,33 +88,6 @@ def bound_reads(client: httpx.Client | httpx.AsyncClient) -> bool:
     for pool in pools:
         pool._network_backend = bounded_backend(pool._network_backend)
     return True
-
-
-_closing: set[asyncio.Task[None]] = set()
-
-
-def reclaim_orphans(client: httpx.AsyncClient) -> int:
-    """Close the connections that no request owns and that are neither idle nor closed.
-
-    Called after a cancelled send: such a connection was orphaned by the cancellation
-    (encode/httpcore#1093). Returns how many were reclaimed.
-    """
-    reclaimed = 0
-    for pool in _pools(client):
-        connections = getattr(pool, "_connections", None)
-        requests = getattr(pool, "_requests", None)
-        if connections is None or requests is None:
-            continue
-        owned = {id(request.connection) for request in requests}
-        for connection in list(connections):
-            if id(connection) in owned or connection.is_idle() or connection.is_closed():
-                continue
-            connections.remove(connection)
-            task = asyncio.get_running_loop().create_task(connection.aclose())
-            _closing.add(task)
-            task.add_done_callback(_closing.discard)
-            reclaimed += 1
-    return reclaimed
 
 
 async def close_with_loop(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:

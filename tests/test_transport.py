@@ -6,7 +6,6 @@ fail loudly instead of deadlines and cancellations silently losing their bounds.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -19,7 +18,6 @@ from completions_sdk._transport import (
     bind_expiry,
     bind_expiry_within,
     bound_reads,
-    reclaim_orphans,
     reset_expiry,
 )
 from tests._support import API_KEY
@@ -105,43 +103,3 @@ def test_a_grace_period_never_extends_a_sooner_expiry() -> None:
     finally:
         reset_expiry(inner)
         reset_expiry(token)
-
-
-class _Connection:
-    def __init__(self, *, idle: bool = False, closed: bool = False) -> None:
-        self.idle, self.closed, self.closes = idle, closed, 0
-
-    def is_idle(self) -> bool:
-        return self.idle
-
-    def is_closed(self) -> bool:
-        return self.closed
-
-    async def aclose(self) -> None:
-        self.closes += 1
-
-
-class _Request:
-    def __init__(self, connection: _Connection | None) -> None:
-        self.connection = connection
-
-
-async def test_only_connections_no_request_owns_and_not_idle_are_reclaimed() -> None:
-    http = httpx.AsyncClient()
-    pool = _pools(http)[0]
-    owned, idle, closed, orphan = (
-        _Connection(),
-        _Connection(idle=True),
-        _Connection(closed=True),
-        _Connection(),
-    )
-    pool._connections[:] = [owned, idle, closed, orphan]
-    pool._requests[:] = [_Request(owned), _Request(None)]
-    assert reclaim_orphans(http) == 1
-    assert pool._connections == [owned, idle, closed]
-    for _ in range(3):
-        await asyncio.sleep(0)
-    assert orphan.closes == 1
-    pool._connections.clear()
-    pool._requests.clear()
-    await http.aclose()

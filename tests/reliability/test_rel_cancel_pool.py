@@ -84,22 +84,21 @@ async def _check_the_pool_recovers(client: AsyncClient, server: FaultServer) -> 
     assert [r.text for r in results] == [f"echo:{p}" for p in prompts]
 
 
-def _client(server: FaultServer, http_client: httpx.AsyncClient | None = None) -> AsyncClient:
+def _client(server: FaultServer, limits: httpx.Limits | None = None) -> AsyncClient:
     return AsyncClient(
         api_key=API_KEY,
         deployment="d",
         base_url=server.url,
         max_retries=0,
         timeout=httpx.Timeout(10, pool=SHORT_POOL_TIMEOUT),
-        http_client=http_client,
+        limits=limits,
     )
 
 
 async def test_cancelled_streams_leave_a_small_pool_usable(fault_server: FaultServer) -> None:
     fault_server.script(slow_stream())
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits) as http:
-        client = _client(fault_server, http)
+    async with _client(fault_server, limits) as client:
         # Cancelled after 0-30 ms, few calls reach a loaded server: storm on until more
         # than the pool's worth of them has (a bounded number of rounds).
         for seed in range(1, 11):
@@ -124,8 +123,7 @@ async def test_cancelled_streams_leave_the_sdks_own_pool_usable(
 async def test_a_long_storm_of_cancelled_streams(fault_server: FaultServer) -> None:
     fault_server.script(slow_stream(events=40))
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
-    async with httpx.AsyncClient(limits=limits) as http:
-        client = _client(fault_server, http)
+    async with _client(fault_server, limits) as client:
         for round_ in range(5):
             fault_server.script(slow_stream(events=40))
             await _storm(client, calls=500, at_once=50, seed=100 + round_)

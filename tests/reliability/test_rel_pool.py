@@ -237,3 +237,25 @@ def test_a_connection_handed_to_a_request_is_not_handed_out_again() -> None:
     assert first.connection is warm
     assert second.connection is not None and second.connection is not warm
     assert pool._connections[0] is warm and len(pool._connections) == 2
+
+
+class _BusyConnection(_FakeConnection):
+    """A connection being set up or used: neither idle nor closed."""
+
+    def is_idle(self) -> bool:
+        return False
+
+
+def test_a_connection_a_cancellation_orphaned_is_closed_by_the_next_pass() -> None:
+    # encode/httpcore#1093: a request cancelled between taking a connection and sending
+    # on it leaves that connection CONNECTING (or NEW), owned by no request: httpcore
+    # keeps it for ever, one pool slot less each time. A busy connection with its
+    # request still there is left alone.
+    pool = AsyncLinearConnectionPool(max_connections=10)
+    orphan, owned, idle = _BusyConnection(), _BusyConnection(), _FakeConnection()
+    pool._connections = [orphan, owned, idle]  # type: ignore[list-item]
+    request = _FakeRequest()
+    request.connection = owned
+    pool._requests = [request]  # type: ignore[list-item]
+    assert pool._assign_requests_to_connections() == [orphan]
+    assert pool._connections == [owned, idle]
