@@ -95,6 +95,7 @@ class BaseClient(Generic[HttpClient]):
         self._pool_limits = DEFAULT_LIMITS if limits is None else limits
         self._response_limits = response_limits or ResponseLimits()
         self._closed = False
+        self._forked = False
         self._owns_http = http_client is None
         self._use(http_client)
         renew_after_fork(self)
@@ -103,17 +104,24 @@ class BaseClient(Generic[HttpClient]):
         raise NotImplementedError
 
     def _use(self, http_client: HttpClient | None) -> None:
-        self._http = self._new_http_client() if http_client is None else http_client
+        self._http = self._own_http_client() if http_client is None else http_client
         # Only the SDK's own pools read through the deadline-bounded streams.
         self._bounded_reads = http_client is None and bound_reads(self._http)
         self._merged_headers = self._merge_headers()
+        self._forked = False
+
+    def _own_http_client(self) -> HttpClient:
+        http = self._new_http_client()
+        bound_reads(http)
+        return http
 
     def _after_fork(self) -> None:
-        # The parent's sockets are left as they are (closing them would end the parent's
-        # connections too); the child opens its own. A client of the user's own cannot be
-        # renewed: see docs/configuration.md, "Processes and event loops".
+        # In the child of a fork: the parent's sockets are left as they are (closing them
+        # would end the parent's connections too), and the child opens its own on its
+        # first call (no TLS set-up in the fork hook, nor in a child that never calls). A
+        # client of the user's own cannot be renewed: see docs/configuration.md.
         if self._owns_http:
-            self._use(None)
+            self._forked = True
 
     def _stream_settings(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,8 @@ over to ``_reply`` or a stream.
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing, closing
 from types import TracebackType
@@ -65,6 +67,8 @@ class Client(BaseClient[httpx.Client]):
         return _linear_pool(http)
 
     def _current_http(self) -> httpx.Client:
+        if self._forked:  # the first call in a forked child: a pool of its own
+            self._use(None)
         return self._http
 
     def complete(
@@ -251,7 +255,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         ...     completion = await client.complete(model="m", prompt="hi")
     """
 
-    _loop: asyncio.AbstractEventLoop | None = None
+    _loop_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
     _loop_closers: tuple[AsyncGenerator[None, None], ...] = ()
 
     def _new_http_client(self) -> httpx.AsyncClient:
@@ -260,28 +264,39 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         )
         return _linear_pool(http)
 
-    async def _current_http(self) -> httpx.AsyncClient:
-        # A pool's connections belong to the event loop that opened them: a client used
-        # under a second loop (asyncio.run twice, pytest-asyncio's loop per test) gets a
-        # pool of its own there, and each is closed when its loop ends.
-        if self._owns_http and not self._closed:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:  # not asyncio (trio): one pool, as httpx has it
-                return self._http
-            if loop is not self._loop:
-                if self._loop is not None:
-                    self._use(None)
-                self._loop = loop
-                closer = close_with_loop(self._http)
-                await anext(closer)
-                live = tuple(c for c in self._loop_closers if getattr(c, "ag_frame", None))
-                self._loop_closers = (*live, closer)
-        return self._http
+    def _use(self, http_client: httpx.AsyncClient | None) -> None:
+        super()._use(http_client)
+        self._loop_pools = weakref.WeakKeyDictionary()
+        self._loop_lock = threading.Lock()
 
-    def _after_fork(self) -> None:
-        super()._after_fork()
-        self._loop = None
+    async def _current_http(self) -> httpx.AsyncClient:
+        # A pool's connections belong to the event loop that opened them: each loop that
+        # uses the client (asyncio.run twice, pytest-asyncio's loop per test, a thread
+        # with a loop of its own) gets a pool of its own, closed when that loop ends.
+        if not self._owns_http or self._closed:
+            return self._http
+        if self._forked:  # the first call in a forked child: pools of its own
+            self._use(None)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not asyncio (trio): one pool, as httpx has it
+            return self._http
+        http = self._loop_pools.get(loop)
+        return http if http is not None else await self._pool_for(loop)
+
+    async def _pool_for(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient:
+        with self._loop_lock:
+            http = self._loop_pools.get(loop)
+            if http is not None:
+                return http
+            # The pool made with the client serves the first loop; each other its own.
+            http = self._own_http_client() if self._loop_pools else self._http
+            self._loop_pools[loop] = http
+            closer = close_with_loop(http)
+            live = tuple(c for c in self._loop_closers if getattr(c, "ag_frame", None))
+            self._loop_closers = (*live, closer)
+        await anext(closer)
+        return http
 
     async def complete(
         self, request: CompletionRequest | None = None, /, **arguments: Unpack[CompletionArgs]
@@ -418,10 +433,15 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         return reader.content()
 
     async def close(self) -> None:
-        """Close the connections (only those of an ``httpx.AsyncClient`` this client created)."""
+        """Close the connections (only those of an ``httpx.AsyncClient`` this client created).
+
+        The pool of the running event loop is closed now; those of other loops when
+        their loops end.
+        """
         if self._owns_http:
+            http = await self._current_http()
             self._closed = True
-            await self._http.aclose()
+            await http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -104,3 +105,33 @@ async def test_the_same_client_in_another_pytest_asyncio_test(
     shared: tuple[FaultServer, AsyncClient],
 ) -> None:
     await _a_test_using_the_shared_client(shared)
+
+
+def test_threads_each_running_their_own_loops_never_share_a_pool(
+    fault_server: FaultServer,
+) -> None:
+    # A sync web app calling asyncio.run per request in a thread pool: before, the client
+    # swapped one shared pool on each loop change and a call could get another loop's
+    # pool, or one that loop had closed (a ReadError after the request was sent).
+    fault_server.script(echo())
+    client = AsyncClient(api_key=API_KEY, deployment="d", base_url=fault_server.url, max_retries=0)
+    errors: list[BaseException] = []
+    answers: list[str] = []
+
+    def worker(thread: int) -> None:
+        for i in range(40):
+            prompt = f"t{thread}-{i}"
+            try:
+                answers.append(asyncio.run(client.complete(model="m", prompt=prompt)).text)
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    assert sorted(answers) == sorted(f"echo:t{t}-{i}" for t in range(4) for i in range(40))
