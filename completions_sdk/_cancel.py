@@ -74,10 +74,11 @@ class Abandon:
     def abandon(self) -> None:
         """Stop every call: none takes another step; those blocked in a read or write end."""
         with self._lock:
+            # Under the lock: a stream is shut down only while its abandoned call still
+            # holds it, never after it went back to the pool for another call to use.
             self._abandoned = True
-            streams = list(self._in_use.values())
-        for stream in streams:
-            _shut_down(stream)
+            for stream in self._in_use.values():
+                _shut_down(stream)
 
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's trace hook: once abandoned, stop where stopping leaves nothing open."""

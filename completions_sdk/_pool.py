@@ -131,6 +131,9 @@ class AsyncLinearConnectionPool(httpcore.AsyncConnectionPool):
 
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+_KNOWN_HTTPCORE = httpcore.__version__.startswith("1.0.")
+"""The linear pass overrides a private method of httpcore 1.0's pool; a later httpcore keeps
+its own pool bookkeeping (tests/reliability/test_rel_pool.py checks the override is in)."""
 
 
 def linear_pool(client: HttpClient) -> HttpClient:
@@ -141,6 +144,8 @@ def linear_pool(client: HttpClient) -> HttpClient:
     switching the class of a pool that has not served a request yet is safe.
     """
     pool = getattr(client._transport, "_pool", None)
+    if not _KNOWN_HTTPCORE:
+        return client  # the pass relies on httpcore 1.0's pool internals: leave others be
     if type(pool) is httpcore.ConnectionPool:
         pool.__class__ = LinearConnectionPool
     elif type(pool) is httpcore.AsyncConnectionPool:

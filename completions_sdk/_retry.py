@@ -49,11 +49,12 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 
-async def _asyncio_sleep(seconds: float) -> None:
-    # asyncio is imported on the first async retry, not by ``import completions_sdk``.
-    import asyncio
+async def _async_sleep(seconds: float) -> None:
+    # anyio (httpx's own dependency) sleeps under asyncio and trio alike; imported on the
+    # first async retry, not by ``import completions_sdk``.
+    import anyio
 
-    await asyncio.sleep(seconds)
+    await anyio.sleep(seconds)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     async_sleep: Callable[[float], Awaitable[None]] = field(
-        default=_asyncio_sleep, repr=False, compare=False
+        default=_async_sleep, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:

@@ -103,3 +103,26 @@ def test_a_grace_period_never_extends_a_sooner_expiry() -> None:
     finally:
         reset_expiry(inner)
         reset_expiry(token)
+
+
+def test_a_deadline_that_passes_before_tls_closes_the_plain_socket() -> None:
+    closed: list[bool] = []
+
+    class _Plain(_Stream):
+        def close(self) -> None:
+            closed.append(True)
+
+    http = httpx.Client()
+    bound_reads(http)
+    pool = _pools(http)[0]
+    backend = _Backend()
+    backend.stream = _Plain()
+    pool._network_backend = type(pool._network_backend)(backend)
+    stream = pool._network_backend.connect_tcp("127.0.0.1", 9, timeout=5)
+    token = bind_expiry(time.monotonic() - 1)
+    try:
+        with pytest.raises(httpcore.ConnectTimeout):
+            stream.start_tls(None, "example.invalid", timeout=5)
+    finally:
+        reset_expiry(token)
+    assert closed == [True]  # httpcore leaves closing to start_tls when it fails
