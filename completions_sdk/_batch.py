@@ -43,16 +43,30 @@ class Progress(Protocol):
 def as_requests(items: Iterable[BatchItem]) -> list[CompletionRequest]:
     """Validate every entry up front, so that a bad one fails before any is sent."""
     requests = []
-    for item in items:
+    for index, item in enumerate(items):
         if isinstance(item, CompletionRequest):
             requests.append(item)
         elif isinstance(item, Mapping):
-            requests.append(CompletionRequest(**item))
+            try:
+                requests.append(CompletionRequest(**item))
+            except ValueError as exc:  # pydantic's ValidationError: say which entry
+                _note(exc, f"in entry {index} of the batch (counting from 0)")
+                raise
         else:
             raise TypeError(
-                f"batch entries must be CompletionRequest or dict, got {type(item).__name__}"
+                f"batch entries must be CompletionRequest or dict, got {type(item).__name__} "
+                f"at entry {index}"
             )
     return requests
+
+
+def _note(error: BaseException, note: str) -> None:
+    # Shown under the error's message in tracebacks (PEP 678, Python 3.11+); on 3.10 the
+    # note is kept in __notes__ all the same.
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+    else:
+        setattr(error, "__notes__", [*getattr(error, "__notes__", ()), note])  # noqa: B010
 
 
 def progress_bar(enabled: bool, total: int) -> Progress | None:
@@ -63,7 +77,8 @@ def progress_bar(enabled: bool, total: int) -> Progress | None:
         from tqdm.auto import tqdm
     except ImportError as exc:
         raise ImportError(
-            "progress=True needs tqdm: pip install 'completions-sdk[progress]'"
+            "progress=True needs tqdm: install the progress extra from a checkout, "
+            "pip install '/path/to/completions-sdk[progress]'"
         ) from exc
     bar: Progress = tqdm(total=total, unit="req")
     return bar
@@ -162,6 +177,7 @@ class BatchResults:
     def add(self, index: int, outcome: Outcome) -> None:
         """Record one outcome; an SDK error is raised unless errors are being captured."""
         if isinstance(outcome, CompletionsError) and not self._return_exceptions:
+            _note(outcome, f"raised by entry {index} of the batch (counting from 0)")
             raise outcome
         self._outcomes[index] = outcome
         if self._bar is not None:

@@ -218,7 +218,12 @@ def _text_argument(text: str) -> str:
     if text != "-":
         return text
     read = sys.stdin.read()
-    return read[:-1] if read.endswith("\n") else read
+    read = read[:-1] if read.endswith("\n") else read
+    if not read.strip():  # a call on nothing would still be a call (and billed)
+        raise ConfigurationError(
+            "nothing on standard input for '-': pipe the text in, or give it as an argument"
+        )
+    return read
 
 
 def _chat_messages(arguments: argparse.Namespace) -> list[dict[str, str]]:

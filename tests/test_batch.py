@@ -139,3 +139,11 @@ def test_an_empty_batch(client: Any) -> None:
 def test_progress_bar(client: Any, server: InFlight, capsys: pytest.CaptureFixture[str]) -> None:
     many(client, [{"model": "m", "prompt": "a"}] * 3, progress=True)
     assert "3/3" in capsys.readouterr().err
+
+
+def test_an_invalid_entry_is_named_by_its_index(client: Any, httpx_mock: HTTPXMock) -> None:
+    requests = [{"model": "m", "prompt": "ok"}] * 3 + [{"model": "m", "max_tokens": -1}]
+    with pytest.raises(ValidationError, match="max_tokens") as caught:
+        many(client, requests)
+    assert getattr(caught.value, "__notes__", None) == ["in entry 3 of the batch (counting from 0)"]
+    assert httpx_mock.get_requests() == []

@@ -423,3 +423,12 @@ def test_with_json_other_errors_are_json_too_and_keep_the_key_out(
     result = run_cli("complete", "hi", "--json", "--max-tokens", "0", env=env)
     assert result.returncode == 2
     assert json.loads(result.stdout)["error"]["type"] == "ValidationError"
+
+
+def test_a_dash_with_nothing_on_standard_input_is_a_usage_error(
+    proxy_emulator: EmulatorServer,
+) -> None:
+    result = run_cli("complete", "-", env=emulator_env(proxy_emulator), stdin="\n")
+    assert result.returncode == 2, result.stderr
+    assert "nothing on standard input" in result.stderr
+    assert len(proxy_emulator.requests) == 0  # nothing was sent
