@@ -32,6 +32,7 @@ __all__ = ["run_batch"]
 def read_requests(path: Path, model: str) -> dict[int, CompletionRequest]:
     """Every request of the input file by line number (1-based); all validated first."""
     requests: dict[int, CompletionRequest] = {}
+    invalid: list[str] = []
     with path.open(encoding="utf-8") as lines, warnings.catch_warnings():
         # In a file of thousands of requests, a likely typo stops the run before sending.
         warnings.simplefilter("error", UnknownFieldWarning)
@@ -44,8 +45,16 @@ def read_requests(path: Path, model: str) -> dict[int, CompletionRequest]:
                 requests[number] = CompletionRequest(**{"model": model, **fields})
             except (ValueError, TypeError, pydantic.ValidationError, UnknownFieldWarning) as exc:
                 message = " ".join(str(exc).split())
-                raise ValueError(f"{path}:{number}: not a valid request: {message}") from None
+                invalid.append(f"{path}:{number}: not a valid request: {message}")
+    if invalid:  # every bad line at once (the first few), so one run finds them all
+        shown = invalid[:_SHOWN_INVALID]
+        if len(invalid) > len(shown):
+            shown.append(f"... and {len(invalid) - len(shown)} more invalid lines")
+        raise ValueError("\n".join(shown) + "\n(nothing was sent)")
     return requests
+
+
+_SHOWN_INVALID = 10
 
 
 def request_key(request: CompletionRequest) -> str:
@@ -86,9 +95,9 @@ def run_batch(client: Client, source: Path, out: Path, *, model: str, concurrenc
     if stale:
         shown = ", ".join(map(str, stale[:5])) + (", ..." if len(stale) > 5 else "")
         raise ValueError(
-            f"{out} holds results for other requests than {source} has on its lines {shown} "
-            "(was the input edited, or lines removed?): restore the input, or write to a "
-            "new --out file"
+            f"{out} holds results (for lines {shown}) that do not answer the requests of "
+            f"{source} (was the input edited, or lines removed?): restore the input, or "
+            "write to a new --out file"
         )
     numbers = [number for number in requests if number not in done]
     todo = [requests[number] for number in numbers]

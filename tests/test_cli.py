@@ -178,6 +178,13 @@ def test_batch_validates_every_line_first(
     assert main(["batch", str(source), "--out", str(tmp_path / "out.jsonl")]) == 2
     assert "did you mean 'prompt'?" in capsys.readouterr().err
     assert environment.requests.snapshot() == []
+    # Every bad line at once (the first ten), so that one run finds them all.
+    source.write_text("\n".join(['"ok"'] + ["{not json"] * 12) + "\n")
+    assert main(["batch", str(source), "--out", str(tmp_path / "out.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert all(f"{source}:{n}: not a valid request" in err for n in range(2, 12))
+    assert "... and 2 more invalid lines" in err and "(nothing was sent)" in err
+    assert environment.requests.snapshot() == []
 
 
 def test_batch_fixes_a_failed_line_edited_in_place_and_refuses_a_shifted_input(
@@ -202,7 +209,7 @@ def test_batch_fixes_a_failed_line_edited_in_place_and_refuses_a_shifted_input(
     environment.reset()
     assert main(["batch", str(source), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "holds results for other requests" in err and "lines 2, 3" in err
+    assert "do not answer the requests of" in err and "lines 2, 3" in err
     assert environment.requests.snapshot() == []
     assert out.read_text() == before
 
