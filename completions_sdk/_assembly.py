@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import httpx
 
-from ._decode import decode, whole_body_as_chunk
+from ._decode import decode
 from ._error_mapping import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._lenient import lenient_validate
@@ -125,10 +125,14 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
 
     def decode_body(self, content: bytes) -> ChunkT:
         """A reply that was plain JSON instead of a stream, as one final chunk."""
-        data = whole_body_as_chunk(content)
+        data = self._as_chunk_body(content)
         chunk = self.absorb(decode(self.chunk_model, data, self.response, redactor=self._redactor))
         self.done = True
         return chunk
+
+    def _as_chunk_body(self, content: bytes) -> bytes:
+        """A whole reply's body in the shape of a chunk (a completion's already is)."""
+        return content
 
     def absorb(self, chunk: ChunkT) -> ChunkT:
         """Record what the final reply needs from ``chunk``."""

@@ -8,14 +8,12 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from ._body import BodyReader, ResponseLimits, content_encoding
+from ._body import ResponseLimits
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall
-from ._decode import unreadable
 from ._exceptions import ConfigurationError
 from ._redaction import Redactor
 from ._retry import Deadline, RetryPolicy
-from ._sse import UnreadableBody
 from ._transport import bound_reads, renew_after_fork
 from ._types import Tags, TimeoutTypes
 
@@ -161,14 +159,6 @@ class BaseClient(Generic[HttpClient]):
         return http.build_request(
             "POST", call.url, content=call.content, headers=headers.values, timeout=timeout
         )
-
-    def _reader(self, response: httpx.Response, *, error: bool) -> BodyReader:
-        reader = BodyReader(content_encoding(response), self._response_limits, error=error)
-        try:
-            reader.check_length(response.headers.get("content-length"))
-        except UnreadableBody as exc:
-            raise unreadable(exc, response) from None
-        return reader
 
     @property
     def _redactor(self) -> Redactor:

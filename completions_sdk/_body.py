@@ -134,10 +134,16 @@ class BodyReader:
         self._parts: list[bytes] = []
         self._size = 0
 
-    def check_length(self, content_length: str | None) -> None:
-        """Fail at once when a declared length is already over the limit."""
-        if content_length and content_length.isdigit() and self._decoder.is_identity:
-            self._count(int(content_length))
+    @classmethod
+    def for_response(
+        cls, response: httpx.Response, limits: ResponseLimits, *, error: bool
+    ) -> BodyReader:
+        """A reader for ``response``'s body; fails at once on a declared length past the limit."""
+        reader = cls(content_encoding(response), limits, error=error)
+        length = response.headers.get("content-length")
+        if length and length.isdigit() and reader._decoder.is_identity:
+            reader._count(int(length))
+        return reader
 
     def feed(self, raw: bytes) -> bool:
         """Take the next raw bytes of the body; ``False`` once an error body is complete.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic_core
+
 from ._assembly import ChoiceAccumulator, StreamAssembler, TextBuffer
 from ._chat_models import ChatChunkChoice, ChatCompletion, ChatCompletionChunk, ToolCallDelta
 
@@ -99,3 +101,32 @@ class ChatAssembler(StreamAssembler[ChatCompletionChunk, ChatCompletion]):
     chunk_model = ChatCompletionChunk
     reply_model = ChatCompletion
     accumulator_type = ChatChoiceAccumulator
+
+    def _as_chunk_body(self, content: bytes) -> bytes:
+        """A whole ``ChatCompletion`` shaped as one chunk: each ``message`` becomes a ``delta``.
+
+        For a stream request answered with one JSON reply instead of events.
+        """
+        try:
+            body = pydantic_core.from_json(content)
+        except ValueError:
+            return content  # decode() reports it
+        choices = body.get("choices") if isinstance(body, dict) else None
+        if not isinstance(choices, list):
+            return content
+        reshaped = False
+        for choice in choices:
+            if isinstance(choice, dict) and "delta" not in choice and "message" in choice:
+                choice["delta"] = message = choice.pop("message")
+                _index_tool_calls(message)
+                reshaped = True
+        return pydantic_core.to_json(body) if reshaped else content
+
+
+def _index_tool_calls(message: Any) -> None:
+    # A message's tool calls carry no ``index``, a delta's do (and default to 0): without
+    # one, the assembler joins them all into one call.
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    for position, call in enumerate(calls if isinstance(calls, list) else ()):
+        if isinstance(call, dict):
+            call.setdefault("index", position)

@@ -21,7 +21,7 @@ from typing_extensions import Self, Unpack
 
 from ._base_client import BaseClient
 from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
-from ._body import aiter_raw, iter_raw
+from ._body import BodyReader, aiter_raw, iter_raw
 from ._cancel import watch
 from ._chat_models import ChatCompletion, ChatCompletionChunk
 from ._chat_request import ChatCompletionRequest
@@ -216,7 +216,7 @@ class Client(BaseClient[httpx.Client]):
     def _read(self, response: httpx.Response, deadline: Deadline, *, error: bool) -> bytes:
         raw_chunks = iter_raw(response)
         try:
-            reader = self._reader(response, error=error)
+            reader = BodyReader.for_response(response, self._response_limits, error=error)
             for raw in raw_chunks:
                 if not reader.feed(raw):
                     break
@@ -419,7 +419,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
     async def _read(self, response: httpx.Response, deadline: Deadline, *, error: bool) -> bytes:
         raw_chunks = aiter_raw(response)
         try:
-            reader = self._reader(response, error=error)
+            reader = BodyReader.for_response(response, self._response_limits, error=error)
             async for raw in raw_chunks:
                 if not reader.feed(raw):
                     break
@@ -438,10 +438,16 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         The pool of the running event loop is closed now; those of other loops when
         their loops end.
         """
-        if self._owns_http:
-            http = await self._current_http()
+        if self._owns_http and not self._closed:
             self._closed = True
-            await http.aclose()
+            try:
+                http = self._loop_pools.get(asyncio.get_running_loop())
+            except RuntimeError:  # not asyncio (trio): the one pool
+                http = self._http
+            if http is None and not self._loop_pools:
+                http = self._http  # never used: nothing bound to any loop yet
+            if http is not None:  # other loops' pools close when their loops end
+                await http.aclose()
 
     async def __aenter__(self) -> Self:
         return self

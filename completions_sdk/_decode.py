@@ -8,11 +8,10 @@ same for a reply and a stream. Nothing here does I/O.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pydantic
-import pydantic_core
 
 from ._error_mapping import decode_error_body, status_error
 from ._exceptions import APIResponseValidationError
@@ -20,7 +19,7 @@ from ._lenient import lenient_validate
 from ._redaction import Redactor
 from ._sse import UnreadableBody
 
-__all__ = ["check_choice_count", "decode", "unreadable", "whole_body_as_chunk"]
+__all__ = ["check_choice_count", "decode", "unreadable"]
 
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 _EXCERPT = 200
@@ -75,36 +74,6 @@ def _repaired(
 def unreadable(error: UnreadableBody, response: httpx.Response) -> APIResponseValidationError:
     """The error for a body past a size limit, or in a coding that cannot be read."""
     return APIResponseValidationError(str(error), response=response)
-
-
-def whole_body_as_chunk(data: bytes) -> bytes:
-    """A whole reply's body shaped as one chunk: a chat ``message`` becomes a ``delta``.
-
-    For a stream request answered with one JSON reply instead of events.
-    """
-    try:
-        body = pydantic_core.from_json(data)
-    except ValueError:
-        return data  # decode() reports it
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not isinstance(choices, list):
-        return data
-    reshaped = False
-    for choice in choices:
-        if isinstance(choice, dict) and "delta" not in choice and "message" in choice:
-            choice["delta"] = message = choice.pop("message")
-            _index_tool_calls(message)
-            reshaped = True
-    return pydantic_core.to_json(body) if reshaped else data
-
-
-def _index_tool_calls(message: Any) -> None:
-    # A message's tool calls carry no ``index``, a delta's do (and default to 0): without
-    # one, the assembler joins them all into one call.
-    calls = message.get("tool_calls") if isinstance(message, dict) else None
-    for position, call in enumerate(calls if isinstance(calls, list) else ()):
-        if isinstance(call, dict):
-            call.setdefault("index", position)
 
 
 _SCAN_FROM = 64 * 1024

@@ -79,11 +79,6 @@ class _Reading:
         self.body: BodyDecoder | None = None
         self.sse = SSEDecoder(limits.max_event_bytes)
 
-    def whole_body(self, response: httpx.Response) -> BodyReader:
-        reader = BodyReader(self.encoding, self.limits, error=False)
-        reader.check_length(response.headers.get("content-length"))
-        return reader
-
     def events_in(self, raw: bytes) -> list[tuple[bytes, bytes]]:
         if self.body is None:  # made here, so that an unknown coding fails in the loop
             self.body = BodyDecoder(self.encoding)
@@ -118,7 +113,7 @@ def _chunks_of(
     raw_chunks = iter_raw(response)
     try:
         if not _is_event_stream(response):
-            body = reading.whole_body(response)
+            body = BodyReader.for_response(response, reading.limits, error=False)
             for raw in raw_chunks:
                 body.feed(raw)
             yield assembler.decode_body(body.content())
@@ -160,7 +155,7 @@ async def _achunks_of(
     raw_chunks = aiter_raw(response)
     try:
         if not _is_event_stream(response):
-            body = reading.whole_body(response)
+            body = BodyReader.for_response(response, reading.limits, error=False)
             async for raw in raw_chunks:
                 body.feed(raw)
             yield assembler.decode_body(body.content())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import zlib
 
+import httpx
 import pytest
 
 from completions_sdk import ResponseLimits
@@ -59,10 +60,16 @@ def test_a_reply_body_past_its_limit_raises_naming_the_setting() -> None:
 
 
 def test_a_declared_length_past_the_limit_fails_before_reading() -> None:
-    reader = BodyReader("", ResponseLimits(max_body_bytes=10), error=False)
+    limits = ResponseLimits(max_body_bytes=10)
+
+    def declared(length: int) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"Content-Length": str(length)}, stream=httpx.ByteStream(b"")
+        )
+
     with pytest.raises(SizeLimitExceeded, match="max_body_bytes"):
-        reader.check_length("11")
-    reader.check_length("10")
+        BodyReader.for_response(declared(11), limits, error=False)
+    BodyReader.for_response(declared(10), limits, error=False)
 
 
 def test_an_error_body_past_its_limit_is_cut_there() -> None:

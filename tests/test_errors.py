@@ -13,16 +13,11 @@ from completions_sdk import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
-    ConflictError,
     GuardrailViolation,
     InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    UnprocessableEntityError,
 )
 from completions_sdk._error_mapping import decode_error_body, status_error
-from tests._support import API_KEY, fixture_bytes, fixture_json
+from tests._support import API_KEY, fixture_bytes, fixture_json, status_errors
 
 OPENAI_ERROR = {"error": {"message": "bad thing", "type": "invalid_request_error", "code": "x"}}
 
@@ -30,15 +25,7 @@ OPENAI_ERROR = {"error": {"message": "bad thing", "type": "invalid_request_error
 @pytest.mark.parametrize(
     ("status", "exception"),
     [
-        (400, BadRequestError),
-        (401, AuthenticationError),
-        (403, PermissionDeniedError),
-        (404, NotFoundError),
-        (409, ConflictError),
-        (418, APIStatusError),
-        (422, UnprocessableEntityError),
-        (429, RateLimitError),
-        (500, InternalServerError),
+        *status_errors(),
         (502, InternalServerError),
         (503, InternalServerError),
         (504, InternalServerError),

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+import completions_sdk as sdk
 from completions_sdk import AsyncClient
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "fixture_json",
     "read_all",
     "sse",
+    "status_errors",
 ]
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -146,3 +148,18 @@ def read_all(client: Any, method: str = "stream", **arguments: Any) -> tuple[lis
     with getattr(client, method)(**arguments) as stream:
         chunks = list(stream)
         return chunks, stream.get_final_completion()
+
+
+def status_errors() -> list[tuple[int, type[sdk.APIStatusError]]]:
+    """Each error status the SDK tells apart, with the exception it raises."""
+    return [
+        (400, sdk.BadRequestError),
+        (401, sdk.AuthenticationError),
+        (403, sdk.PermissionDeniedError),
+        (404, sdk.NotFoundError),
+        (409, sdk.ConflictError),
+        (418, sdk.APIStatusError),
+        (422, sdk.UnprocessableEntityError),
+        (429, sdk.RateLimitError),
+        (500, sdk.InternalServerError),
+    ]

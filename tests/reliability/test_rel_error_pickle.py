@@ -23,20 +23,13 @@ from completions_sdk import (
     APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
     CompletionsError,
     ConfigurationError,
-    ConflictError,
     GuardrailViolation,
     IncompleteStreamError,
-    InternalServerError,
-    NotFoundError,
-    PermissionDeniedError,
     RateLimitError,
-    UnprocessableEntityError,
 )
-from tests._support import API_KEY, fixture_json
+from tests._support import API_KEY, fixture_json, status_errors
 from tests.reliability._behaviours import event, hang, json_reply, reply, reset, sse_reply
 from tests.reliability._drive import Mode, chunk, receive
 from tests.reliability._server import Behaviour, FaultServer
@@ -54,20 +47,7 @@ def _status(status: int) -> Behaviour:
 
 
 SCENARIOS: dict[str, tuple[Behaviour, Mode, type[CompletionsError]]] = {
-    **{
-        str(status): (_status(status), "complete", cls)
-        for status, cls in [
-            (400, BadRequestError),
-            (401, AuthenticationError),
-            (403, PermissionDeniedError),
-            (404, NotFoundError),
-            (409, ConflictError),
-            (418, APIStatusError),
-            (422, UnprocessableEntityError),
-            (429, RateLimitError),
-            (500, InternalServerError),
-        ]
-    },
+    **{str(status): (_status(status), "complete", cls) for status, cls in status_errors()},
     "guardrail": (
         json_reply(fixture_json("blocked-by-input-guardrails.json"), 400, HEADERS),
         "complete",
