@@ -15,7 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from completions_sdk import ChatCompletionRequest, CompletionRequest, ConfigurationError
+from completions_sdk import (
+    ChatCompletionRequest,
+    CompletionRequest,
+    ConfigurationError,
+    RequestOptions,
+)
 from completions_sdk._request_base import INT64_MAX, INT64_MIN
 from tests.reliability._drive import KINDS, MODES, Kind, Mode, receive, receive_from
 from tests.reliability._server import FaultServer
@@ -70,7 +75,10 @@ def valid_requests(draw: st.DrawFn) -> dict[str, Any]:
             fields["best_of"] = draw(st.integers(n + 1, 20))
     elif not fields.get("stream") and draw(st.booleans()):
         fields["best_of"] = draw(st.integers(1, 20))
-    extra_names = st.text(min_size=1).filter(lambda name: name not in FIELDS)
+    # Per-call option names (max_retries, tags...) are the client's, never body fields.
+    extra_names = st.text(min_size=1).filter(
+        lambda name: name not in FIELDS and name not in RequestOptions.__annotations__
+    )
     fields.update(draw(st.dictionaries(extra_names, JSON_VALUES, max_size=3)))
     return fields
 
