@@ -6,6 +6,7 @@ Usage::
     python benchmarks/run.py --quick            # a smoke run for CI (well under a minute)
     python benchmarks/run.py --json out.json    # also write every trial's numbers
     python benchmarks/run.py --figures sequential stream --sides raw-sync sdk-sync
+    python benchmarks/run.py --figures quota    # batch work at a quota (quota.py)
 
 The runner starts its own loopback servers (``server.py``: one instant, one that replies
 after 50 ms, one that paces stream events 50 ms apart for the fan-out figure), then
@@ -42,11 +43,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import quota
 from machine import Machine, SideFailed, make_machine, serving
 from report import check_targets, render
 
 HERE = Path(__file__).resolve().parent
 FIGURES_SCRIPT = HERE / "figures.py"
+QUOTA_SCRIPT = HERE / "quota.py"
 SLOW_SERVER_DELAY_MS = 50
 FAN_OUT_CHUNK_DELAY_MS = 50
 
@@ -89,6 +92,7 @@ FIGURE_SIDES = {
     "concurrency": BURST_SIDES,
     "concurrency-slow": BURST_SIDES,
     "fan-out": FAN_OUT_SIDES,
+    "quota": list(quota.SIDES),
 }
 
 
@@ -108,6 +112,7 @@ class Sizes:
     rounds: int = 5
     fan_out_streams: int = 500
     fan_out_chunks: int = 40
+    quota_requests: int = 600
 
     def params(self, figure: str) -> dict[str, int]:
         """The parameters ``figures.py`` takes for ``figure``."""
@@ -134,6 +139,7 @@ QUICK = Sizes(
     rounds=2,
     fan_out_streams=20,
     fan_out_chunks=4,
+    quota_requests=100,
 )
 
 
@@ -192,6 +198,25 @@ def measure_figure(
             results[side].append(measure_side(machine, figure, side, url, sizes.params(figure)))
         _progress(f"  {figure}: trial {trial + 1}/{sizes.trials} done")
     return results
+
+
+def measure_quota(machine: Machine, sides: list[str], requests: int) -> dict[str, Any]:
+    """``quota.py`` in its own process (it starts its emulator and pins both itself)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        args = [str(QUOTA_SCRIPT), "--requests", str(requests), "--json", out.name]
+        args += ["--sides", *sides] + ([] if machine.client_cpu is not None else ["--no-pin"])
+        done = machine.run(args, cpu=None)
+        if done.returncode != 0:
+            raise SideFailed(f"quota failed:\n{done.stderr[-3000:]}")
+        found: dict[str, Any] = json.loads(Path(out.name).read_text())
+    return found
+
+
+def _render(results: Any, env: dict[str, Any], sizes: dict[str, int], command: str) -> str:
+    """``report.render``, and the quota figure's own table when it was measured."""
+    report = render(results, env, sizes, command)
+    found = results.get("quota")
+    return report if found is None else report + "\n\n" + quota.render(**found)
 
 
 def _progress(message: str) -> None:
@@ -272,6 +297,9 @@ def run(figures: list[str], sides: list[str] | None, sizes: Sizes, machine: Mach
             if figure == "import":
                 results[figure] = measure_imports(machine, chosen, sizes.import_trials)
                 continue
+            if figure == "quota":
+                results[figure] = measure_quota(machine, chosen, sizes.quota_requests)
+                continue
             target = slow_url if figure.endswith("-slow") else url
             target = paced_url if figure == "fan-out" else target
             results[figure] = measure_figure(machine, figure, chosen, target, sizes)
@@ -307,7 +335,7 @@ def main(argv: list[str]) -> int:
     args = _parse(argv)
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
-        print(render(saved["results"], saved["environment"], saved["sizes"], saved["command"]))
+        print(_render(saved["results"], saved["environment"], saved["sizes"], saved["command"]))
         return 0
     sizes = QUICK if args.quick else Sizes()
     overrides = {
@@ -329,7 +357,7 @@ def main(argv: list[str]) -> int:
             print(exc, file=sys.stderr)
             return 1
         env = environment(machine, load_before)
-    print(render(results, env, dataclasses.asdict(sizes), command.strip()))
+    print(_render(results, env, dataclasses.asdict(sizes), command.strip()))
     _progress(f"done in {time.perf_counter() - started:.0f} s")
     if args.json:
         _, targets = check_targets(results)

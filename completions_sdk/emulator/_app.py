@@ -1,16 +1,18 @@
 """The ASGI application: the proxy's two endpoints, as the proxy answers them.
 
 ``POST /ai-proxy/completions`` and ``POST /ai-proxy/chat/completions`` go through the same
-gates as at the real service, in order: headers, scripted faults, body validation, input
-guardrails; then the deterministic "model" answers, as one JSON body or as server-sent
-events, with the same output guardrails, pacing and cuts. What differs between the two is
-described in ``_endpoints``.
+gates as at the real service, in order: headers, scripted faults, body validation, the
+quota (``_quota``), the deployment's latency, input guardrails; then the deterministic
+"model" answers, as one JSON body or as server-sent events, with the same output
+guardrails, pacing and cuts. What differs between the two is described in ``_endpoints``.
+Each reply is recorded (``EmulatorState.replies``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 try:
@@ -33,7 +35,7 @@ from ._errors import ErrorReply, error_body, error_type, fault_reply, invalid
 from ._faults import Faults
 from ._guardrails import check_input, output_block, output_detections
 from ._headers import authorize, requested_faults
-from ._recording import RecordedRequest
+from ._recording import RecordedRequest, ServedReply
 from ._state import EmulatorState
 from ._streaming import DONE, dropped_body, encode_event, paced, quiet_drops
 
@@ -70,6 +72,21 @@ def build_app(state: EmulatorState) -> Starlette:
     return app
 
 
+@dataclass
+class _Call:
+    """One request on its way through the gates."""
+
+    endpoint: Endpoint
+    request: Request
+    body: Any
+    config: EmulatorConfig
+    """One configuration for all the gates, even if it changes meanwhile."""
+    now: float
+    """When it was received, on the state's clock (what the quota and the log read)."""
+    throttled: bool = False
+    """Refused by the quota."""
+
+
 class _Proxy:
     """The endpoints' shared machinery; one instance per application."""
 
@@ -85,19 +102,34 @@ class _Proxy:
         return handle
 
     async def answer(self, endpoint: Endpoint, request: Request) -> Response:
-        """Answer one request to ``endpoint``."""
+        """Answer one request to ``endpoint``, recording how."""
         body = await self._record(request)
-        config = self.state.config  # one configuration for all the gates
-        admitted = await self._admit(request, body, config)
+        call = _Call(endpoint, request, body, self.state.config, self.state.clock())
+        authorized = authorize(request.headers, call.config)
+        if isinstance(authorized, ErrorReply):
+            return self._served(call, None, _error(authorized))
+        name, deployment = authorized
+        response = await self._answer(call, name, deployment)
+        if deployment.quota is not None:  # on every reply of a limited deployment
+            now = self.state.clock()
+            response.headers.update(self.state.quotas.headers(name, deployment.quota, now))
+        return self._served(call, name, response)
+
+    async def _answer(self, call: _Call, name: str, deployment: Deployment) -> Response:
+        admitted = await self._admit(call, name, deployment)
         if isinstance(admitted, ErrorReply):
             return _error(admitted)
-        deployment, faults = admitted
-        problem = endpoint.validate(body, config.context_length)
-        if problem is None:
-            problem = check_input(endpoint.input_texts(body), deployment)
+        faults, tokens = admitted
+        if deployment.latency_ms:
+            await anyio.sleep(deployment.latency_ms / 1000)
+        body = call.body
+        problem = check_input(call.endpoint.input_texts(body), deployment)
         if problem is not None:
             return _error(problem)
-        answer = endpoint.answer(body, deployment)
+        answer = call.endpoint.answer(body, deployment)
+        if deployment.quota is not None:  # the estimate, settled against the real usage
+            used = answer.generation.usage()["total_tokens"]
+            self.state.quotas.correct(name, deployment.quota, tokens, used, self.state.clock())
         if body.get("stream"):
             return self._stream(body, answer, deployment, faults)
         if faults.drop_after is not None:
@@ -107,14 +139,10 @@ class _Proxy:
         return JSONResponse(answer.body(output_detections(answer.text)))
 
     async def _admit(
-        self, request: Request, body: Any, config: EmulatorConfig
-    ) -> tuple[Deployment, Faults] | ErrorReply:
-        """Headers, then the scripted faults, then JSON: the deployment and faults in force."""
-        authorized = authorize(request.headers, config)
-        if isinstance(authorized, ErrorReply):
-            return authorized
-        name, deployment = authorized
-        faults = requested_faults(request.headers, deployment)
+        self, call: _Call, name: str, deployment: Deployment
+    ) -> tuple[Faults, int] | ErrorReply:
+        """Scripted faults, JSON, the body's rules, then the quota: faults in force, tokens."""
+        faults = requested_faults(call.request.headers, deployment)
         if isinstance(faults, ErrorReply):
             return faults
         if faults.is_empty or not self.state.counter.take(name, faults):
@@ -123,9 +151,21 @@ class _Proxy:
             await anyio.sleep(faults.first_byte_delay)
         if faults.status is not None:
             return fault_reply(faults)
-        if body is _MALFORMED:
+        if call.body is _MALFORMED:
             return invalid(None, "The body is not valid JSON", code="invalid_json", status=400)
-        return deployment, faults
+        problem = call.endpoint.validate(call.body, call.config.context_length)
+        if problem is not None:
+            return problem
+        tokens = call.endpoint.tokens_requested(call.body)
+        if deployment.quota is not None:
+            problem = self.state.quotas.admit(name, deployment.quota, tokens, call.now)
+            call.throttled = problem is not None
+        return problem or (faults, tokens)
+
+    def _served(self, call: _Call, deployment: str | None, response: Response) -> Response:
+        reply = ServedReply(call.now, deployment, response.status_code, call.throttled)
+        self.state.replies.append(reply)
+        return response
 
     def _stream(
         self, body: dict[str, Any], answer: Answer, deployment: Deployment, faults: Faults
@@ -160,6 +200,7 @@ class _Proxy:
         body = error_body(
             message, type=error_type(status), code="not_found" if status == 404 else None
         )
+        self.state.replies.append(ServedReply(self.state.clock(), None, status))
         return JSONResponse(body, status_code=status, headers=headers)
 
     async def _record(self, request: Request) -> Any:

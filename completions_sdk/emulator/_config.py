@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._faults import Faults
+from ._quota import Quota
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -29,10 +30,11 @@ DEFAULT_INJECTION_PATTERNS = (
 
 
 class Deployment(BaseModel):
-    """One deployment the emulator serves: its guardrails and its default faults.
+    """One deployment the emulator serves: its guardrails, default faults, quota and latency.
 
     Examples:
         >>> strict = Deployment(blocked_keywords=("password",), faults="status=503;times=1")
+        >>> busy = Deployment(quota=Quota(requests_per_minute=3000), latency_ms=100)
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
@@ -45,6 +47,11 @@ class Deployment(BaseModel):
     """Block every reply at the output guardrail (a stream sends a few chunks first)."""
     faults: Faults = Faults()
     """Faults every request to this deployment suffers, unless it sends its own."""
+    quota: Quota | None = None
+    """Rate limits: over them a request is answered 429 with ``retry-after-ms``, and every
+    reply carries the ``x-ratelimit-*`` headers (``None``: unlimited)."""
+    latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    """Milliseconds every admitted request waits before it is answered (the model's time)."""
     model: str | None = None
     """Report this model in replies instead of the request's (the proxy may override it)."""
     quirks: bool = False

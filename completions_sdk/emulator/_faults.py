@@ -4,6 +4,7 @@ The same ``Faults`` come from a deployment's configuration or, per request, from
 ``X-Emulator-Fault`` header, written in a small grammar::
 
     X-Emulator-Fault: status=429;times=2;retry_after=0
+    X-Emulator-Fault: status=503;rate=0.05;seed=7
 
 that is ``key=value`` pairs separated by ``;`` (spaces around either are ignored), with the
 keys and values of ``Faults``' fields. An empty header means "no fault" and so switches
@@ -12,6 +13,7 @@ a deployment's faults off for that one request.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from typing import Annotated
 
@@ -39,6 +41,10 @@ class Faults(BaseModel):
     """Answer this error status (with a JSON error body) instead of a completion."""
     times: Annotated[int, Field(ge=1)] | None = None
     """Only the first ``times`` requests with these faults suffer them (default: all)."""
+    rate: Annotated[float, Field(ge=0, le=1)] | None = None
+    """Only this fraction of the requests suffer them (default: all), drawn from ``seed``."""
+    seed: int = 0
+    """Seeds the ``rate`` draws: the k-th request with these faults always draws the same."""
     retry_after: Annotated[float, Field(ge=0)] | None = None
     """Send ``Retry-After`` with this many seconds on a ``status`` reply."""
     retry_after_ms: Annotated[int, Field(ge=0)] | None = None
@@ -88,7 +94,7 @@ class Faults(BaseModel):
     @property
     def is_empty(self) -> bool:
         """Whether these faults change nothing."""
-        return not self.model_dump(exclude_defaults=True, exclude={"times"})
+        return not self.model_dump(exclude_defaults=True, exclude={"times", "rate", "seed"})
 
     def __str__(self) -> str:
         return self.spec()
@@ -107,17 +113,24 @@ class FaultCounter:
 
     The key is the deployment with the canonical fault spec, so ``times=2;status=429``
     and ``status=429;times=2`` share one count, while other deployments or other faults
-    count on their own.
+    count on their own. With a ``rate``, the k-th request of a key is hit when the k-th
+    draw of ``seed`` falls under it (a hash, not a shared generator: the same k always
+    draws the same), and ``times`` counts the requests hit.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str], int] = {}
+        self._seen: dict[tuple[str, str], int] = {}
 
     def take(self, deployment: str, faults: Faults) -> bool:
-        """Count one request; whether it is among the first ``faults.times``."""
+        """Count one request; whether it suffers the faults (drawn, among the first hit)."""
         key = (deployment, faults.spec())
         with self._lock:
+            seen = self._seen.get(key, 0) + 1
+            self._seen[key] = seen
+            if faults.rate is not None and _draw(faults.seed, seen) >= faults.rate:
+                return False
             count = self._counts.get(key, 0) + 1
             self._counts[key] = count
         return faults.times is None or count <= faults.times
@@ -125,8 +138,12 @@ class FaultCounter:
     def clear(self, deployment: str | None = None) -> None:
         """Forget the counts (of one deployment, or of all)."""
         with self._lock:
-            if deployment is None:
-                self._counts.clear()
-            else:
-                for key in [key for key in self._counts if key[0] == deployment]:
-                    del self._counts[key]
+            for counts in (self._counts, self._seen):
+                for key in [key for key in counts if deployment in (None, key[0])]:
+                    del counts[key]
+
+
+def _draw(seed: int, number: int) -> float:
+    """The ``number``-th draw of ``seed``, uniform in [0, 1), the same in every process."""
+    digest = hashlib.blake2b(f"{seed}:{number}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64

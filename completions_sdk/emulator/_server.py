@@ -7,6 +7,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -23,7 +24,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from ._app import CHAT_PATH, COMPLETIONS_PATH, build_app, create_app
 from ._config import Deployment, EmulatorConfig
 from ._faults import Faults
-from ._recording import RequestLog
+from ._quota import Quota
+from ._recording import ReplyLog, RequestLog
 from ._state import EmulatorState
 
 __all__ = ["EmulatorServer", "serve"]
@@ -50,6 +52,7 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Prepare a server; nothing listens until ``start()``.
 
@@ -58,6 +61,8 @@ class EmulatorServer:
             host: a loopback address: ``127.0.0.1``, ``::1`` or ``localhost``.
             port: the port to listen on; ``0`` picks a free one.
             startup_timeout: seconds ``start()`` waits for the server to listen.
+            clock: seconds on the clock that quotas and ``replies`` read; pass your own
+                to make retry waits exact in a test.
 
         Raises:
             ValueError: ``host`` is not a loopback address.
@@ -67,7 +72,7 @@ class EmulatorServer:
         self._host = "127.0.0.1" if host == "localhost" else host
         self._port = port
         self._startup_timeout = startup_timeout
-        self._state = EmulatorState(config or EmulatorConfig())
+        self._state = EmulatorState(config or EmulatorConfig(), clock=clock)
         self._app = build_app(self._state)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -110,6 +115,11 @@ class EmulatorServer:
     def requests(self) -> RequestLog:
         """The requests received so far (API keys redacted), oldest first."""
         return self._state.requests
+
+    @property
+    def replies(self) -> ReplyLog:
+        """How each request to an endpoint was answered: time, deployment, status."""
+        return self._state.replies
 
     @property
     def is_running(self) -> bool:
@@ -178,6 +188,20 @@ class EmulatorServer:
         """
         self._state.set_faults(deployment or self.deployment, faults)
 
+    def set_quota(
+        self,
+        quota: Quota | None,
+        *,
+        deployment: str | None = None,
+        latency_ms: int | None = None,
+    ) -> None:
+        """Limit a deployment (``None``: unlimited); its buckets start full.
+
+        Raises:
+            KeyError: no such deployment.
+        """
+        self._state.set_quota(deployment or self.deployment, quota, latency_ms)
+
     def set_guardrails(
         self,
         *,
@@ -207,7 +231,7 @@ class EmulatorServer:
         self._state.add_deployment(name, deployment or Deployment())
 
     def reset(self) -> None:
-        """Back to the initial configuration; forget fault counts and recorded requests."""
+        """Back to the initial configuration: no fault counts, full buckets, nothing recorded."""
         self._state.reset()
 
     def __enter__(self) -> Self:

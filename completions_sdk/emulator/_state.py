@@ -7,24 +7,36 @@ it in under a lock, so a request in flight always sees one consistent configurat
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ._config import Deployment, EmulatorConfig
 from ._faults import FaultCounter, Faults
-from ._recording import RequestLog
+from ._quota import Quota, QuotaBook
+from ._recording import ReplyLog, RequestLog
 
 __all__ = ["EmulatorState"]
 
 
 class EmulatorState:
-    """Configuration (changeable at run time), fault counts and recorded requests."""
+    """Configuration (changeable at run time), fault counts, quotas, requests and replies.
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    ``clock`` gives the time in seconds that quotas and recorded replies read
+    (``time.monotonic`` by default; a test may pass its own to make them exact).
+    """
+
+    def __init__(
+        self, config: EmulatorConfig, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._initial = config
         self._config = config
         self._lock = threading.Lock()
+        self.clock = clock
         self.counter = FaultCounter()
+        self.quotas = QuotaBook()
         self.requests = RequestLog()
+        self.replies = ReplyLog()
 
     @property
     def config(self) -> EmulatorConfig:
@@ -38,6 +50,14 @@ class EmulatorState:
         self._update(deployment, faults=faults or Faults())
         self.counter.clear(deployment)
 
+    def set_quota(self, deployment: str, quota: Quota | None, latency_ms: int | None) -> None:
+        """Replace a deployment's quota (``None``: unlimited), and its latency if given."""
+        changes: dict[str, Any] = {"quota": quota}
+        if latency_ms is not None:
+            changes["latency_ms"] = latency_ms
+        self._update(deployment, **changes)
+        self.quotas.clear(deployment)
+
     def set_guardrails(self, deployment: str, **changes: Any) -> None:
         """Change some of a deployment's guardrail settings (validated)."""
         self._update(deployment, **changes)
@@ -49,11 +69,13 @@ class EmulatorState:
             self._config = self._config.model_copy(update={"deployments": deployments})
 
     def reset(self) -> None:
-        """Back to the initial configuration, with no counts and no recorded requests."""
+        """Back to the initial configuration: no counts, full buckets, nothing recorded."""
         with self._lock:
             self._config = self._initial
         self.counter.clear()
+        self.quotas.clear()
         self.requests.clear()
+        self.replies.clear()
 
     def _update(self, name: str, **changes: Any) -> None:
         with self._lock:
