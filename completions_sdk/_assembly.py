@@ -19,13 +19,13 @@ from ._exceptions import APIResponseValidationError, IncompleteStreamError
 from ._lenient import lenient_validate
 from ._models import Completion, CompletionChoice, CompletionChunk
 from ._redaction import NO_SECRETS, Redactor
-from ._reply_base import ProxyBody, Usage
+from ._reply_base import ProxyBody, ProxyReply, Usage
 
 __all__ = ["ChoiceAccumulator", "CompletionAssembler", "StreamAssembler", "TextBuffer"]
 
 DONE = b"[DONE]"
 ChunkT = TypeVar("ChunkT", bound=ProxyBody)
-ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyReply)
 _HEADER_FIELDS = ("id", "object", "created", "model", "system_fingerprint")
 
 
@@ -194,7 +194,7 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         if self._detections is not None:
             body["enkrypt_policy_detections"] = self._detections
         reply: ReplyT = lenient_validate(self.reply_model, body)
-        return reply
+        return reply._received_with(self.response.headers)
 
 
 class CompletionChoiceAccumulator(ChoiceAccumulator):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 import httpx
 from pydantic import SecretStr
+from typing_extensions import Self, TypedDict, Unpack
 
 from ._body import ResponseLimits
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientConfig, build_config
@@ -17,9 +19,40 @@ from ._retry import Deadline, RetryPolicy
 from ._transport import bound_reads, renew_after_fork
 from ._types import Tags, TimeoutTypes
 
-__all__ = ["BaseClient", "HttpClient"]
+__all__ = ["BaseClient", "ClientOptions", "HttpClient"]
 
 HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+
+
+class ClientOptions(TypedDict, total=False):
+    """The settings ``with_options`` can change; each one given replaces the original's.
+
+    They mean what ``Client``'s arguments of the same names mean. The connection pool
+    (``http_client``, ``limits``) is not among them: a copy shares the original's.
+    """
+
+    api_key: str | SecretStr
+    """The account's API key."""
+    deployment: str
+    """The deployment requests go to."""
+    tags: Tags | None
+    """Deployment tags (``None``: none)."""
+    refresh_cache: bool | None
+    """Ask the proxy to refresh its cache (``None``: the header is left out)."""
+    base_url: str | httpx.URL
+    """The proxy's address."""
+    timeout: TimeoutTypes
+    """Timeout of each attempt."""
+    max_retries: int
+    """Retries after a failed attempt."""
+    retry_policy: RetryPolicy
+    """Backoff, ``Retry-After`` cap and sleep functions."""
+    deadline: float | None
+    """Seconds for a whole call (``None``: no deadline)."""
+    default_headers: Mapping[str, str]
+    """More headers sent with every request (they replace the original's extra headers)."""
+    response_limits: ResponseLimits
+    """The most bytes of a reply, an error reply or a stream event kept in memory."""
 
 
 class BaseClient(Generic[HttpClient]):
@@ -31,6 +64,8 @@ class BaseClient(Generic[HttpClient]):
     _pool_limits: httpx.Limits
     _response_limits: ResponseLimits
     _merged_headers: tuple[httpx.Headers, httpx.Headers] | None
+    _shared_from: Self | None = None
+    """The client whose pools this ``with_options`` copy uses (``None``: its own)."""
 
     def __init__(
         self,
@@ -97,6 +132,27 @@ class BaseClient(Generic[HttpClient]):
         self._owns_http = http_client is None
         self._use(http_client)
         renew_after_fork(self)
+
+    def with_options(self, **settings: Unpack[ClientOptions]) -> Self:
+        """A client with other settings, sharing this one's connection pool.
+
+        The original is unchanged. The copy sends through the original's pools (in a
+        forked child, or under another event loop, the ones the original makes there):
+        closing the copy leaves them open, closing the original closes them for both.
+
+        Examples:
+            >>> fast = client.with_options(timeout=5, max_retries=0, tags=["batch"])
+
+        Raises:
+            ConfigurationError: a setting is invalid, as ``Client(...)`` would say.
+        """
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)  # what else a client holds is shared too
+        copy._config = _reconfigure(self._config, settings, trust_env=self._http.trust_env)
+        copy._response_limits = settings.get("response_limits", self._response_limits)
+        copy._shared_from = self if self._shared_from is None else self._shared_from
+        copy._merged_headers = copy._merge_headers()
+        return copy
 
     def _new_http_client(self) -> HttpClient:
         raise NotImplementedError
@@ -177,6 +233,8 @@ class BaseClient(Generic[HttpClient]):
     @property
     def is_closed(self) -> bool:
         """Whether the client's connections have been closed."""
+        if self._shared_from is not None:
+            return self._shared_from.is_closed
         return self._closed if self._owns_http else self._http.is_closed
 
     def __repr__(self) -> str:
@@ -209,3 +267,32 @@ class BaseClient(Generic[HttpClient]):
         self._owns_http = True
         self._use(None)
         renew_after_fork(self)
+
+
+def _reconfigure(config: ClientConfig, settings: ClientOptions, *, trust_env: bool) -> ClientConfig:
+    """``config`` with ``settings`` in place of its own, checked as ``build_config`` checks."""
+    base_url = settings.get("base_url")
+    new = build_config(
+        api_key=settings.get("api_key", config.api_key),
+        deployment=settings.get("deployment", config.deployment),
+        tags=settings.get("tags", config.tags),
+        refresh_cache=settings.get("refresh_cache", config.refresh_cache),
+        base_url=config.base_url if base_url is None else base_url,
+        timeout=settings.get("timeout", config.timeout),
+        max_retries=settings.get("max_retries"),
+        retry_policy=settings.get("retry_policy", config.retry),
+        deadline=settings.get("deadline", config.deadline),
+        default_headers=settings.get("default_headers", config.default_headers),
+        trust_env=trust_env,
+    )
+    if base_url is not None or config.authorization is None:
+        return new
+    # The original base URL's user and password live in ``authorization``, not its URL.
+    if any(header.lower() == "authorization" for header in new.default_headers):
+        raise ConfigurationError(
+            "base_url has a user and password and default_headers an Authorization header: "
+            "give one of them"
+        )
+    return dataclasses.replace(
+        new, authorization=config.authorization, url_secrets=config.url_secrets
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field
 
 from ._chat_request import AssistantMessage, ToolCallParam
-from ._reply_base import ProxyBody, WireModel
+from ._reply_base import ProxyBody, ProxyReply, WireModel
 
 __all__ = [
     "ChatChoice",
@@ -108,7 +108,7 @@ class ChatChoice(WireModel):
     logprobs: ChatLogprobs | None = None
 
 
-class ChatCompletion(ProxyBody):
+class ChatCompletion(ProxyReply):
     """A chat completion reply (OpenAI's ``chat.completion`` object, plus detections)."""
 
     choices: list[ChatChoice] = Field(default_factory=list)

@@ -30,7 +30,14 @@ from ._decode import unreadable
 from ._endpoints import CHAT, COMPLETIONS
 from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk
-from ._reply_base import ProxyBody
+from ._raw_client import (
+    AsyncWithRawResponse,
+    AsyncWithStreamingResponse,
+    WithRawResponse,
+    WithStreamingResponse,
+)
+from ._raw_response import RawCapture
+from ._reply_base import ProxyReply
 from ._request import CompletionRequest
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import UnreadableBody
@@ -40,7 +47,7 @@ from ._types import ChatArgs, CompletionArgs, RequestOptions
 
 __all__ = ["AsyncClient", "Client"]
 
-ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyReply)
 HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
 
 
@@ -67,6 +74,8 @@ class Client(BaseClient[httpx.Client]):
         return _linear_pool(http)
 
     def _current_http(self) -> httpx.Client:
+        if self._shared_from is not None:  # a with_options copy: the original's pool
+            return self._shared_from._current_http()
         if self._forked:  # the first call in a forked child: a pool of its own
             self._use(None)
         return self._http
@@ -126,6 +135,16 @@ class Client(BaseClient[httpx.Client]):
         """
         call = prepare_call(self._config, CHAT, request, arguments, stream=True)
         return Stream(call, self._send, **self._stream_settings())
+
+    @property
+    def with_raw_response(self) -> WithRawResponse:
+        """``complete`` and ``chat`` returning a ``RawResponse`` (status, headers, timing)."""
+        return WithRawResponse(self)
+
+    @property
+    def with_streaming_response(self) -> WithStreamingResponse:
+        """``stream`` and ``stream_chat`` giving status and headers before the body."""
+        return WithStreamingResponse(self)
 
     def complete_many(
         self,
@@ -187,17 +206,24 @@ class Client(BaseClient[httpx.Client]):
             batch.close()
         return batch.outcomes
 
-    def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
+    def _reply(self, call: PreparedCall[Any, ReplyT], capture: RawCapture | None = None) -> ReplyT:
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
+        attempt = lambda: self._attempt(call, deadline, capture)  # noqa: E731
         try:
-            return call_with_retries(call.retry, deadline, lambda: self._attempt(call, deadline))
+            return call_with_retries(
+                call.retry, deadline, capture.attempts.counting(attempt) if capture else attempt
+            )
         finally:
             reset_expiry(token)
 
-    def _attempt(self, call: PreparedCall[Any, ReplyT], deadline: Deadline) -> ReplyT:
+    def _attempt(
+        self, call: PreparedCall[Any, ReplyT], deadline: Deadline, capture: RawCapture | None
+    ) -> ReplyT:
         response = self._send(call, deadline)
         content = self._read(response, deadline, error=False)
+        if capture is not None:
+            capture.record(response, content)
         return parse_reply(call, response, content, self._redactor)
 
     def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
@@ -230,8 +256,11 @@ class Client(BaseClient[httpx.Client]):
         return reader.content()
 
     def close(self) -> None:
-        """Close the connections (only those of an ``httpx.Client`` this client created)."""
-        if self._owns_http:
+        """Close the connections (only those of an ``httpx.Client`` this client created).
+
+        A ``with_options`` copy has none of its own: closing it leaves the original's open.
+        """
+        if self._owns_http and self._shared_from is None:
             self._closed = True
             self._http.close()
 
@@ -270,6 +299,8 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         self._loop_lock = threading.Lock()
 
     async def _current_http(self) -> httpx.AsyncClient:
+        if self._shared_from is not None:  # a with_options copy: the original's pools
+            return await self._shared_from._current_http()
         # A pool's connections belong to the event loop that opened them: each loop that
         # uses the client (asyncio.run twice, pytest-asyncio's loop per test, a thread
         # with a loop of its own) gets a pool of its own, closed when that loop ends.
@@ -336,6 +367,16 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         call = prepare_call(self._config, CHAT, request, arguments, stream=True)
         return AsyncStream(call, self._send, **self._stream_settings())
 
+    @property
+    def with_raw_response(self) -> AsyncWithRawResponse:
+        """``complete`` and ``chat`` returning a ``RawResponse`` (awaited)."""
+        return AsyncWithRawResponse(self)
+
+    @property
+    def with_streaming_response(self) -> AsyncWithStreamingResponse:
+        """``stream`` and ``stream_chat`` giving status and headers before the body."""
+        return AsyncWithStreamingResponse(self)
+
     async def complete_many(
         self,
         requests: Iterable[BatchItem],
@@ -387,19 +428,26 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
             batch.close()
         return batch.outcomes
 
-    async def _reply(self, call: PreparedCall[Any, ReplyT]) -> ReplyT:
+    async def _reply(
+        self, call: PreparedCall[Any, ReplyT], capture: RawCapture | None = None
+    ) -> ReplyT:
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
+        attempt = lambda: self._attempt(call, deadline, capture)  # noqa: E731
         try:
             return await async_call_with_retries(
-                call.retry, deadline, lambda: self._attempt(call, deadline)
+                call.retry, deadline, capture.attempts.counting(attempt) if capture else attempt
             )
         finally:
             reset_expiry(token)
 
-    async def _attempt(self, call: PreparedCall[Any, ReplyT], deadline: Deadline) -> ReplyT:
+    async def _attempt(
+        self, call: PreparedCall[Any, ReplyT], deadline: Deadline, capture: RawCapture | None
+    ) -> ReplyT:
         response = await self._send(call, deadline)
         content = await self._read(response, deadline, error=False)
+        if capture is not None:
+            capture.record(response, content)
         return parse_reply(call, response, content, self._redactor)
 
     async def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
@@ -436,9 +484,10 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         """Close the connections (only those of an ``httpx.AsyncClient`` this client created).
 
         The pool of the running event loop is closed now; those of other loops when
-        their loops end.
+        their loops end. A ``with_options`` copy has none of its own: closing it leaves
+        the original's open.
         """
-        if self._owns_http and not self._closed:
+        if self._owns_http and not self._closed and self._shared_from is None:
             self._closed = True
             try:
                 http = self._loop_pools.get(asyncio.get_running_loop())

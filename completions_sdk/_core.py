@@ -15,7 +15,7 @@ from ._error_mapping import decode_error_body, status_error, transport_error
 from ._exceptions import APIStatusError, CompletionsError, ConfigurationError
 from ._headers import CallHeaders
 from ._redaction import Redactor
-from ._reply_base import ProxyBody
+from ._reply_base import ProxyBody, ProxyReply
 from ._request_base import RequestBase
 from ._retry import Deadline, RetryPolicy
 from ._types import RequestOptions
@@ -23,7 +23,7 @@ from ._types import RequestOptions
 __all__ = ["PreparedCall", "failure", "parse_reply", "prepare_call", "read_error"]
 
 _OPTION_NAMES = frozenset(RequestOptions.__annotations__)
-ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyReply)
 ChunkT = TypeVar("ChunkT", bound=ProxyBody)
 
 
@@ -133,7 +133,7 @@ def parse_reply(
     check_choice_count(content, call.max_choices, response)
     reply = decode(call.endpoint.reply_model, content, response, redactor=redactor)
     check_choice_count(reply, call.max_choices, response)
-    return reply
+    return reply._received_with(response.headers)
 
 
 def failure(error: httpx.HTTPError, request: httpx.Request, deadline: Deadline) -> CompletionsError:

@@ -10,13 +10,13 @@ from ._chat_assembly import ChatAssembler
 from ._chat_models import ChatCompletion, ChatCompletionChunk
 from ._chat_request import ChatCompletionRequest
 from ._models import Completion, CompletionChunk
-from ._reply_base import ProxyBody
+from ._reply_base import ProxyBody, ProxyReply
 from ._request import CompletionRequest
 from ._request_base import RequestBase
 
 __all__ = ["CHAT", "COMPLETIONS", "Endpoint"]
 
-ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyReply)
 ChunkT = TypeVar("ChunkT", bound=ProxyBody)
 
 

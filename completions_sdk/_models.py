@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ._reply_base import ProxyBody, WireModel
+from ._reply_base import ProxyBody, ProxyReply, WireModel
 
 __all__ = ["Completion", "CompletionChoice", "CompletionChunk", "Logprobs"]
 
@@ -52,7 +52,7 @@ class _CompletionBase(ProxyBody):
         return ""
 
 
-class Completion(_CompletionBase):
+class Completion(_CompletionBase, ProxyReply):
     """A completion reply (OpenAI's ``text_completion`` object, plus detections)."""
 
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from typing_extensions import Self
 
 from ._detections import PolicyDetections
 from ._display import reply_html, reply_repr_args
+from ._exceptions import request_id_from
 
-__all__ = ["ProxyBody", "Usage", "WireModel"]
+__all__ = ["ProxyBody", "ProxyReply", "Usage", "WireModel"]
 
 
 class WireModel(BaseModel):
@@ -83,3 +86,30 @@ class ProxyBody(WireModel):
 
     def _repr_html_(self) -> str:
         return reply_html(self)
+
+
+class ProxyReply(ProxyBody):
+    """A whole reply (not a chunk): the body, and the request id it came with.
+
+    The request id is not part of the body: it is a private attribute, left out of
+    ``model_dump()`` and ``model_dump_json()`` and of the repr, kept by ``model_copy()`` and
+    by pickling. Like any pydantic private attribute it takes part in ``==``: two replies
+    are equal when their bodies and request ids are (compare ``model_dump()`` for the body
+    alone). Chunks carry none, to keep each one cheap: ``stream.request_id`` has it.
+    """
+
+    _request_id: str | None = PrivateAttr(default=None)
+
+    @property
+    def request_id(self) -> str | None:
+        """The proxy's request id header (``x-request-id``) of this reply, if it sent one.
+
+        Quote it to the proxy's support. ``None`` for a reply built by hand.
+        """
+        return self._request_id
+
+    def _received_with(self, headers: httpx.Headers) -> Self:
+        # Set once, where a reply is made from a response (``parse_reply``, a stream's
+        # final reply); the model is frozen, its private attributes are not.
+        self._request_id = request_id_from(headers)
+        return self

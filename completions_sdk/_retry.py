@@ -34,6 +34,7 @@ from ._exceptions import (
 
 __all__ = [
     "RETRYABLE_STATUSES",
+    "Attempts",
     "Deadline",
     "RetryPolicy",
     "async_call_with_retries",
@@ -200,6 +201,34 @@ class Deadline:
 
 def _at_most(value: float | None, limit: float) -> float:
     return limit if value is None else min(value, limit)
+
+
+class Attempts:
+    """Counts the attempts of one call, for ``RawResponse.retries_taken``.
+
+    ``counting`` wraps the attempt handed to ``call_with_retries`` or
+    ``async_call_with_retries`` alike: the count goes up as each attempt starts (for a
+    coroutine function, as its coroutine is made, just before it is awaited).
+    """
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def counting(self, attempt: Callable[[], T]) -> Callable[[], T]:
+        """``attempt``, counted each time it is called."""
+
+        def counted() -> T:
+            self.count += 1
+            return attempt()
+
+        return counted
+
+    @property
+    def retries(self) -> int:
+        """Attempts after the first."""
+        return max(self.count - 1, 0)
 
 
 def _stop(policy: RetryPolicy, deadline: Deadline) -> Callable[[tenacity.RetryCallState], bool]:

@@ -34,7 +34,7 @@ from ._decode import unreadable
 from ._error_mapping import transport_error
 from ._exceptions import CompletionsError, request_id_from
 from ._redaction import Redactor
-from ._reply_base import ProxyBody
+from ._reply_base import ProxyBody, ProxyReply
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import SSEDecoder, UnreadableBody
 from ._transport import bind_expiry, bind_expiry_within, reset_expiry
@@ -42,7 +42,7 @@ from ._transport import bind_expiry, bind_expiry_within, reset_expiry
 __all__ = ["AsyncStream", "Stream"]
 
 ChunkT = TypeVar("ChunkT", bound=ProxyBody)
-ReplyT = TypeVar("ReplyT", bound=ProxyBody)
+ReplyT = TypeVar("ReplyT", bound=ProxyReply)
 
 DONE_GRACE = 0.25
 """Seconds the rest of a body may take after ``[DONE]`` before its connection is closed.

@@ -11,7 +11,8 @@ Each reply is recorded (``EmulatorState.replies``).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ try:
     import anyio
     from starlette.applications import Starlette
     from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Route
@@ -67,6 +69,7 @@ def build_app(state: EmulatorState) -> Starlette:
     app = Starlette(
         routes=[Route(ep.path, proxy.route(ep), methods=["POST"]) for ep in ENDPOINTS],
         exception_handlers={HTTPException: proxy.http_error},
+        middleware=[Middleware(_RequestIds)],
     )
     app.state.emulator = state
     return app
@@ -218,6 +221,36 @@ class _Proxy:
         )
         self.state.requests.append(recorded)
         return body
+
+
+class _RequestIds:
+    """Give every reply an ``x-request-id``, unique per request, as the proxy's replies have.
+
+    Plain ASGI (not ``BaseHTTPMiddleware``, which buffers streams): the header is added to
+    the response's start, so JSON replies, event streams and errors all carry it.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = f"req_{uuid.uuid4().hex}".encode()
+
+        async def send_with_id(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                message["headers"] = [*headers, (b"x-request-id", request_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def _error(reply: ErrorReply) -> Response:
