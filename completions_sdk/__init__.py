@@ -1,5 +1,6 @@
 """A typed Python client for Enkrypt AI's AI Completions Proxy."""
 
+from ._base_client import ClientOptions
 from ._body import ResponseLimits
 from ._chat_models import (
     ChatChoice,
@@ -59,6 +60,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs
+from ._raw_response import AsyncStreamingRawResponse, RawResponse, StreamingRawResponse
 from ._reply_base import Usage
 from ._request import CompletionRequest
 from ._request_base import StreamOptions, UnknownFieldWarning
@@ -77,6 +79,7 @@ __all__ = [
     "AssistantMessage",
     "AsyncClient",
     "AsyncStream",
+    "AsyncStreamingRawResponse",
     "AuthenticationError",
     "BadRequestError",
     "BiasDetection",
@@ -92,6 +95,7 @@ __all__ = [
     "ChatMessage",
     "ChatMessageParam",
     "Client",
+    "ClientOptions",
     "Completion",
     "CompletionArgs",
     "CompletionChoice",
@@ -120,12 +124,14 @@ __all__ = [
     "PolicyDetections",
     "PolicyViolationDetection",
     "RateLimitError",
+    "RawResponse",
     "RequestOptions",
     "ResponseFormat",
     "ResponseLimits",
     "RetryPolicy",
     "Stream",
     "StreamOptions",
+    "StreamingRawResponse",
     "SystemMessage",
     "ToolCall",
     "ToolCallDelta",
