@@ -59,6 +59,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs
+from ._quota import RateLimit
 from ._reply_base import Usage
 from ._request import CompletionRequest
 from ._request_base import StreamOptions, UnknownFieldWarning
@@ -119,6 +120,7 @@ __all__ = [
     "PiiDetection",
     "PolicyDetections",
     "PolicyViolationDetection",
+    "RateLimit",
     "RateLimitError",
     "RequestOptions",
     "ResponseFormat",

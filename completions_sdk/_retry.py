@@ -37,6 +37,7 @@ __all__ = [
     "Deadline",
     "RetryPolicy",
     "async_call_with_retries",
+    "async_sleep",
     "call_with_retries",
     "is_retryable",
     "retry_after",
@@ -49,7 +50,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 
-async def _async_sleep(seconds: float) -> None:
+async def async_sleep(seconds: float) -> None:
     # anyio (httpx's own dependency) sleeps under asyncio and trio alike; imported on the
     # first async retry, not by ``import completions_sdk``.
     import anyio
@@ -78,7 +79,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     async_sleep: Callable[[float], Awaitable[None]] = field(
-        default=_async_sleep, repr=False, compare=False
+        default=async_sleep, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
