@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ._cancel import CallAbandoned, abandoned
-from ._exceptions import APIStatusError, APITimeoutError
+from ._exceptions import APIStatusError
 from ._quota import Limiter
-from ._retry import Deadline, retry_after
+from ._retry import Deadline, WaitPastDeadline, retry_after
 
 __all__ = ["BatchScope", "Gate", "Window", "batch_scope", "quota_error"]
 
@@ -171,7 +171,7 @@ class Gate:
             wait = self._limiter.reserve(self._tokens)
             if wait > left:
                 self._limiter.release(self._tokens)
-                raise self._give_up()
+                raise self._give_up(wait)
             self._ready_at = time.monotonic() + wait
         return min(max(0.0, self._ready_at - time.monotonic()), NAP)
 
@@ -208,10 +208,10 @@ class Gate:
         if wait > left:
             if self._ready_at is not None:
                 self._limiter.release(self._tokens)
-            raise self._give_up()
+            raise self._give_up(wait)
         return min(wait, NAP)
 
-    def _give_up(self) -> APITimeoutError:
+    def _give_up(self, wait: float = 0.0) -> WaitPastDeadline:
         self._leave()
         self._ready_at = None
-        return self._deadline.error()
+        return self._deadline.refusal(wait)

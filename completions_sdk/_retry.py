@@ -36,6 +36,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "Deadline",
     "RetryPolicy",
+    "WaitPastDeadline",
     "async_call_with_retries",
     "async_sleep",
     "call_with_retries",
@@ -112,8 +113,14 @@ class RetryPolicy:
         return self.backoff(retry_number)
 
 
+class WaitPastDeadline(APITimeoutError):
+    """The quota's wait would outlast the call's deadline: nothing was sent, nor retried."""
+
+
 def is_retryable(error: BaseException) -> bool:
     """Whether an attempt that failed with ``error`` may be tried again (an allow-list)."""
+    if isinstance(error, WaitPastDeadline):
+        return False
     if isinstance(error, IncompleteStreamError):
         # Once a chunk was delivered, a retry would show the user text twice.
         return error.chunks_received == 0
@@ -183,6 +190,14 @@ class Deadline:
         """The error of a call that ran out of time."""
         seconds = f"{self.seconds:g} s " if self.seconds is not None else ""
         return APITimeoutError(f"The call's deadline of {seconds}has passed", request=request)
+
+    def refusal(self, wait: float) -> WaitPastDeadline:
+        """The error of a call that would have to wait ``wait`` seconds, past its deadline."""
+        seconds = f"{self.seconds:g} s " if self.seconds is not None else ""
+        return WaitPastDeadline(
+            f"The quota asks to wait {wait:.3g} s, past the call's deadline of {seconds}"
+            "(nothing was sent)"
+        )
 
     def timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
         """``timeout`` shortened so that no phase outlives the deadline."""
