@@ -60,6 +60,7 @@ from ._exceptions import (
     UnprocessableEntityError,
 )
 from ._models import Completion, CompletionChoice, CompletionChunk, Logprobs
+from ._quota import RateLimit
 from ._raw_response import AsyncStreamingRawResponse, RawResponse, StreamingRawResponse
 from ._reply_base import Usage
 from ._request import CompletionRequest
@@ -123,6 +124,7 @@ __all__ = [
     "PiiDetection",
     "PolicyDetections",
     "PolicyViolationDetection",
+    "RateLimit",
     "RateLimitError",
     "RawResponse",
     "RequestOptions",

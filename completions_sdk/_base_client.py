@@ -14,7 +14,10 @@ from ._body import ResponseLimits
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUT, ClientConfig, build_config
 from ._core import PreparedCall
 from ._exceptions import ConfigurationError
+from ._quota import Limiter, RateLimit, estimate_tokens
+from ._quota_gate import Gate, batch_scope
 from ._redaction import Redactor
+from ._reply_base import ProxyBody
 from ._retry import Deadline, RetryPolicy
 from ._transport import bound_reads, renew_after_fork
 from ._types import Tags, TimeoutTypes
@@ -28,7 +31,8 @@ class ClientOptions(TypedDict, total=False):
     """The settings ``with_options`` can change; each one given replaces the original's.
 
     They mean what ``Client``'s arguments of the same names mean. The connection pool
-    (``http_client``, ``limits``) is not among them: a copy shares the original's.
+    (``http_client``, ``limits``) and the quota (``rate_limit``) are not among them: a
+    copy shares the original's, so that the copies together keep to one quota.
     """
 
     api_key: str | SecretStr
@@ -83,6 +87,7 @@ class BaseClient(Generic[HttpClient]):
         response_limits: ResponseLimits | None = None,
         http_client: HttpClient | None = None,
         limits: httpx.Limits | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
 
@@ -106,6 +111,9 @@ class BaseClient(Generic[HttpClient]):
             http_client: your own ``httpx`` client (you keep the job of closing it).
             limits: the connection pool's ``httpx.Limits`` (default: 1,000
                 connections, all kept alive for 5 s idle); not with ``http_client``.
+            rate_limit: a ``RateLimit`` every call of this client keeps to (threads,
+                tasks and batches together); batches follow the server's 429s even
+                without it.
 
         Raises:
             ConfigurationError: no API key or deployment, or a bad header value.
@@ -126,6 +134,7 @@ class BaseClient(Generic[HttpClient]):
         if limits is not None and http_client is not None:
             raise ConfigurationError("give limits= to your own http_client, not to both")
         self._pool_limits = DEFAULT_LIMITS if limits is None else limits
+        self._set_rate_limit(rate_limit)
         self._response_limits = response_limits or ResponseLimits()
         self._closed = False
         self._forked = False
@@ -157,6 +166,32 @@ class BaseClient(Generic[HttpClient]):
     def _new_http_client(self) -> HttpClient:
         raise NotImplementedError
 
+    def _set_rate_limit(self, rate_limit: RateLimit | None) -> None:
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ConfigurationError(
+                f"rate_limit must be a RateLimit, got {type(rate_limit).__name__}"
+            )
+        self._rate_limit = rate_limit
+        self._limiter = None if rate_limit is None else Limiter(rate_limit)
+
+    def _gate(self, call: PreparedCall[Any, Any], deadline: Deadline) -> Gate | None:
+        """How this call's sends pass the quota: ``None`` when no limiter applies."""
+        scope = batch_scope()
+        limiter = self._limiter if scope is None else scope.limiter
+        if limiter is None:
+            return None
+        window = None if scope is None else scope.window
+        tokens = estimate_tokens(call.request)
+        return Gate(limiter, window, tokens, deadline, call.retry.max_retry_after)
+
+    def _settle(self, call: PreparedCall[Any, Any], reply: ProxyBody) -> None:
+        """Correct the limiter's token estimate from the reply's ``usage``."""
+        scope = batch_scope()
+        limiter = self._limiter if scope is None else scope.limiter
+        used = reply.usage.total_tokens if reply.usage is not None else None
+        if limiter is not None and used is not None:
+            limiter.correct(estimate_tokens(call.request), used)
+
     def _use(self, http_client: HttpClient | None) -> None:
         self._http = self._own_http_client() if http_client is None else http_client
         # Only the SDK's own pools read through the deadline-bounded streams.
@@ -176,6 +211,9 @@ class BaseClient(Generic[HttpClient]):
         # client of the user's own cannot be renewed: see docs/configuration.md.
         if self._owns_http:
             self._forked = True
+        # The parent's limiter lock may be held by a thread that does not exist here: the
+        # child starts a fresh limiter (each process then keeps to the whole rate).
+        self._set_rate_limit(self._rate_limit)
 
     def _stream_settings(self) -> dict[str, Any]:
         return {
@@ -252,6 +290,7 @@ class BaseClient(Generic[HttpClient]):
             "config": self._config,
             "pool_limits": self._pool_limits,
             "response_limits": self._response_limits,
+            "rate_limit": self._rate_limit,
         }
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -263,6 +302,9 @@ class BaseClient(Generic[HttpClient]):
         assert isinstance(pool_limits, httpx.Limits)
         self._pool_limits = pool_limits
         self._response_limits = limits
+        rate_limit = state.get("rate_limit")
+        assert rate_limit is None or isinstance(rate_limit, RateLimit)
+        self._set_rate_limit(rate_limit)
         self._closed = False
         self._owns_http = True
         self._use(None)

@@ -1,9 +1,11 @@
-"""Many requests with bounded concurrency: results in input order, failures captured.
+"""Many requests with bounded concurrency: lazy input, outcomes as they finish.
 
-Every request is validated before the first one is sent. The sync runner uses a thread
-pool (``httpx.Client`` is thread-safe), the async one a window of tasks;
-both keep at most ``concurrency`` requests in flight and yield ``(index, result)`` as
-results arrive; ``BatchResults`` puts them back in order.
+Entries are pulled from any iterable (a generator included) only as places free up, and
+validated as they are pulled: at most ``concurrency`` entries are held at once. The sync
+runner uses a thread pool (``httpx.Client`` is thread-safe), the async one a window of
+tasks; both yield ``(index, outcome)`` as each call ends. ``BatchResults`` puts them back
+in input order for ``complete_many``. How many of those calls are *sending* at once is
+the quota's business (``_quota_gate.Window``), not the runner's.
 """
 
 from __future__ import annotations
@@ -19,18 +21,25 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ._cancel import Abandon
 from ._exceptions import CompletionsError
-from ._models import Completion
-from ._request import CompletionRequest
+from ._request_base import RequestBase
 
-__all__ = ["BatchItem", "BatchResults", "aiter_completed", "iter_completed"]
+__all__ = [
+    "BatchItem",
+    "BatchResults",
+    "aiter_completed",
+    "as_requests",
+    "iter_completed",
+    "validated",
+]
 
-BatchItem = CompletionRequest | Mapping[str, Any]
-"""A batch entry: a ``CompletionRequest`` or a mapping of its fields."""
-Outcome = Completion | CompletionsError
+BatchItem = RequestBase | Mapping[str, Any]
+"""A batch entry: a ``CompletionRequest`` / ``ChatCompletionRequest`` or a dict of its fields."""
+ReplyT = TypeVar("ReplyT")
+Entry = tuple[int, RequestBase]
 
 
 class Progress(Protocol):
@@ -40,24 +49,28 @@ class Progress(Protocol):
     def close(self) -> Any: ...
 
 
-def as_requests(items: Iterable[BatchItem]) -> list[CompletionRequest]:
-    """Validate every entry up front, so that a bad one fails before any is sent."""
-    requests = []
+def validated(items: Iterable[BatchItem], model: type[RequestBase]) -> Iterator[Entry]:
+    """``(index, request)`` for each entry, validated as it is pulled."""
     for index, item in enumerate(items):
-        if isinstance(item, CompletionRequest):
-            requests.append(item)
+        if isinstance(item, model):
+            yield index, item
         elif isinstance(item, Mapping):
             try:
-                requests.append(CompletionRequest(**item))
+                request = model(**item)
             except ValueError as exc:  # pydantic's ValidationError: say which entry
                 _note(exc, f"in entry {index} of the batch (counting from 0)")
                 raise
+            yield index, request
         else:
             raise TypeError(
-                f"batch entries must be CompletionRequest or dict, got {type(item).__name__} "
+                f"batch entries must be {model.__name__} or dict, got {type(item).__name__} "
                 f"at entry {index}"
             )
-    return requests
+
+
+def as_requests(items: Iterable[BatchItem], model: type[RequestBase]) -> list[RequestBase]:
+    """Validate every entry up front, so that a bad one fails before any is sent."""
+    return [request for _, request in validated(items, model)]
 
 
 def _note(error: BaseException, note: str) -> None:
@@ -85,32 +98,32 @@ def progress_bar(enabled: bool, total: int) -> Progress | None:
 
 
 def iter_completed(
-    send: Callable[[CompletionRequest], Completion],
-    requests: list[CompletionRequest],
+    send: Callable[[RequestBase], ReplyT],
+    entries: Iterator[Entry],
     concurrency: int,
-) -> Generator[tuple[int, Outcome], None, None]:
-    """Send on a thread pool; yield ``(index, completion or SDK error)`` as each ends.
+    *,
+    return_exceptions: bool,
+) -> Generator[tuple[int, ReplyT | CompletionsError], None, None]:
+    """Send on a thread pool; yield ``(index, reply or SDK error)`` as each ends.
 
-    Closing the iterator early (an error raised, Ctrl-C) abandons the calls in flight
-    instead of waiting for them: their connections are closed, nothing is retried.
+    Without ``return_exceptions`` the first SDK error is raised. Closing the iterator
+    early (an error raised, Ctrl-C) abandons the calls in flight instead of waiting for
+    them: their connections are closed, nothing is retried.
     """
-    _check_concurrency(concurrency)
-    pending: dict[concurrent.futures.Future[Completion], int] = {}
-    queue = iter(enumerate(requests))
+    pending: dict[concurrent.futures.Future[ReplyT], int] = {}
     calls = Abandon()
     pool = concurrent.futures.ThreadPoolExecutor(concurrency, "completions-batch")
-
-    def submit(count: int) -> None:
-        for index, request in _take(queue, count):
-            pending[pool.submit(calls.run, send, request)] = index
-
     try:
-        submit(concurrency)
-        while pending:
+        while True:
+            for index, request in _take(entries, concurrency - len(pending)):
+                pending[pool.submit(calls.run, send, request)] = index
+            if not pending:
+                return
             done, _ = concurrent.futures.wait(pending, return_when="FIRST_COMPLETED")
             for future in done:
-                yield pending.pop(future), _outcome(future)
-                submit(1)
+                index = pending.pop(future)
+                outcome = _outcome(index, future, return_exceptions)
+                yield index, outcome
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if pending:
@@ -118,23 +131,25 @@ def iter_completed(
 
 
 async def aiter_completed(
-    send: Callable[[CompletionRequest], Awaitable[Completion]],
-    requests: list[CompletionRequest],
+    send: Callable[[RequestBase], Awaitable[ReplyT]],
+    entries: Iterator[Entry],
     concurrency: int,
-) -> AsyncGenerator[tuple[int, Outcome], None]:
-    """Send as tasks; yield ``(index, completion or SDK error)`` as each ends."""
-    _check_concurrency(concurrency)
-    pending: dict[asyncio.Task[Completion], int] = {}
-    queue = iter(enumerate(requests))
+    *,
+    return_exceptions: bool,
+) -> AsyncGenerator[tuple[int, ReplyT | CompletionsError], None]:
+    """Send as tasks; yield ``(index, reply or SDK error)`` as each ends."""
+    pending: dict[asyncio.Future[ReplyT], int] = {}
     try:
-        for index, request in _take(queue, concurrency):
-            pending[asyncio.ensure_future(send(request))] = index
-        while pending:
+        while True:
+            for index, request in _take(entries, concurrency - len(pending)):
+                pending[asyncio.ensure_future(send(request))] = index
+            if not pending:
+                return
             done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
-                yield pending.pop(task), _outcome(task)
-                for index, request in _take(queue, 1):
-                    pending[asyncio.ensure_future(send(request))] = index
+                index = pending.pop(task)
+                outcome = _outcome(index, task, return_exceptions)
+                yield index, outcome
     finally:
         for task in pending:
             task.cancel()
@@ -142,43 +157,42 @@ async def aiter_completed(
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _take(
-    queue: Iterator[tuple[int, CompletionRequest]], count: int
-) -> list[tuple[int, CompletionRequest]]:
-    return [entry for _, entry in zip(range(count), queue, strict=False)]
+def _take(entries: Iterator[Entry], count: int) -> list[Entry]:
+    return [entry for _, entry in zip(range(count), entries, strict=False)]
 
 
-def _outcome(future: concurrent.futures.Future[Completion] | asyncio.Future[Completion]) -> Outcome:
+def _outcome(
+    index: int,
+    future: concurrent.futures.Future[ReplyT] | asyncio.Future[ReplyT],
+    return_exceptions: bool,
+) -> ReplyT | CompletionsError:
     # Only the SDK's own errors are captured; a bug or an interrupt propagates.
     error = future.exception()
     if error is None:
         return future.result()
-    if isinstance(error, CompletionsError):
+    if isinstance(error, CompletionsError) and return_exceptions:
         return error
+    if isinstance(error, CompletionsError):
+        _note(error, f"raised by entry {index} of the batch (counting from 0)")
     raise error
 
 
-def _check_concurrency(concurrency: int) -> None:
-    if not isinstance(concurrency, int) or concurrency < 1:
+def check_concurrency(concurrency: int) -> None:
+    """Raise unless ``concurrency`` is a positive int."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
 
 
 class BatchResults:
-    """Validates a batch, shows its progress, and puts outcomes back in input order."""
+    """Validates a whole batch first, shows its progress, and keeps outcomes in input order."""
 
-    def __init__(
-        self, items: Iterable[BatchItem], *, progress: bool, return_exceptions: bool
-    ) -> None:
-        self.requests = as_requests(items)
-        self._return_exceptions = return_exceptions
-        self._outcomes: list[Outcome | None] = [None] * len(self.requests)
+    def __init__(self, items: Iterable[BatchItem], model: type[RequestBase], *, progress: bool):
+        self.requests = as_requests(items, model)
+        self._outcomes: list[Any] = [None] * len(self.requests)
         self._bar = progress_bar(progress, len(self.requests))
 
-    def add(self, index: int, outcome: Outcome) -> None:
-        """Record one outcome; an SDK error is raised unless errors are being captured."""
-        if isinstance(outcome, CompletionsError) and not self._return_exceptions:
-            _note(outcome, f"raised by entry {index} of the batch (counting from 0)")
-            raise outcome
+    def add(self, index: int, outcome: Any) -> None:
+        """Record one outcome."""
         self._outcomes[index] = outcome
         if self._bar is not None:
             self._bar.update()

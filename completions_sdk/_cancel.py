@@ -25,7 +25,7 @@ from ._transport import bind_stream_watcher, reset_stream_watcher
 if TYPE_CHECKING:  # httpcore is loaded with the first client, not with the package
     import httpcore
 
-__all__ = ["Abandon", "CallAbandoned", "watch"]
+__all__ = ["Abandon", "CallAbandoned", "abandoned", "watch"]
 
 T = TypeVar("T")
 _current: contextvars.ContextVar[Abandon | None] = contextvars.ContextVar(
@@ -84,6 +84,12 @@ class Abandon:
         """httpcore's trace hook: once abandoned, stop where stopping leaves nothing open."""
         if self._abandoned and _may_stop(event):
             raise CallAbandoned
+
+
+def abandoned() -> bool:
+    """Whether the calls being run on this thread were abandoned (stop waiting, then)."""
+    scope = _current.get()
+    return scope is not None and scope._abandoned
 
 
 def watch(request: httpx.Request) -> None:

@@ -20,7 +20,6 @@ from typing import IO, Any
 
 import pydantic
 
-from ._batch import iter_completed
 from ._client import Client
 from ._exceptions import CompletionsError
 from ._request import CompletionRequest
@@ -107,7 +106,9 @@ def run_batch(client: Client, source: Path, out: Path, *, model: str, concurrenc
             f"completions-sdk: {len(todo)} to send, {len(requests) - len(todo)} already in {out}",
             file=sys.stderr,
         )
-        for index, outcome in iter_completed(client.complete, todo, concurrency):
+        for index, outcome in client.iter_complete_many(
+            todo, concurrency=concurrency, return_exceptions=True
+        ):
             number = numbers[index]
             if isinstance(outcome, CompletionsError):
                 failures += 1

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import weakref
-from collections.abc import AsyncGenerator, Iterable
-from contextlib import aclosing, closing
+from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -20,7 +20,7 @@ import httpx
 from typing_extensions import Self, Unpack
 
 from ._base_client import BaseClient
-from ._batch import BatchItem, BatchResults, aiter_completed, iter_completed
+from ._batch_client import AsyncBatchMethods, BatchMethods
 from ._body import BodyReader, aiter_raw, iter_raw
 from ._cancel import watch
 from ._chat_models import ChatCompletion, ChatCompletionChunk
@@ -28,7 +28,6 @@ from ._chat_request import ChatCompletionRequest
 from ._core import PreparedCall, failure, parse_reply, prepare_call, read_error
 from ._decode import unreadable
 from ._endpoints import CHAT, COMPLETIONS
-from ._exceptions import CompletionsError
 from ._models import Completion, CompletionChunk
 from ._raw_client import (
     AsyncWithRawResponse,
@@ -39,11 +38,11 @@ from ._raw_client import (
 from ._raw_response import RawCapture
 from ._reply_base import ProxyReply
 from ._request import CompletionRequest
-from ._retry import Deadline, async_call_with_retries, call_with_retries
+from ._retry import Deadline, async_call_with_retries, async_sleep, call_with_retries
 from ._sse import UnreadableBody
 from ._streaming import AsyncStream, Stream
 from ._transport import bind_expiry, close_with_loop, reset_expiry
-from ._types import ChatArgs, CompletionArgs, RequestOptions
+from ._types import ChatArgs, CompletionArgs
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -59,7 +58,7 @@ def _linear_pool(http: HttpT) -> HttpT:
     return linear_pool(http)
 
 
-class Client(BaseClient[httpx.Client]):
+class Client(BaseClient[httpx.Client], BatchMethods):
     """A synchronous client for the AI Completions Proxy.
 
     Examples:
@@ -146,76 +145,18 @@ class Client(BaseClient[httpx.Client]):
         """``stream`` and ``stream_chat`` giving status and headers before the body."""
         return WithStreamingResponse(self)
 
-    def complete_many(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        **options: Unpack[RequestOptions],
-    ) -> list[Completion]:
-        """Complete many requests, at most ``concurrency`` at a time, in input order.
-
-        The first failure is raised, and the calls in flight are abandoned;
-        ``complete_many_settled`` keeps every outcome instead.
-
-        Args:
-            requests: ``CompletionRequest``s or dicts of their fields; all are validated
-                before the first is sent.
-            concurrency: how many requests are in flight at once.
-            progress: show a progress bar (needs ``tqdm``).
-            **options: per-call options applied to every request (``tags``, ``timeout``...).
-        """
-        return self._many(requests, concurrency, progress, options, settle=False)
-
-    def complete_many_settled(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        **options: Unpack[RequestOptions],
-    ) -> list[Completion | CompletionsError]:
-        """``complete_many``, with each failure's ``CompletionsError`` in its place.
-
-        Only the SDK's own errors are kept: a bug or a ``KeyboardInterrupt`` still stops
-        the batch.
-        """
-        return self._many(requests, concurrency, progress, options, settle=True)
-
-    def _many(
-        self,
-        requests: Iterable[BatchItem],
-        concurrency: int,
-        progress: bool,
-        options: RequestOptions,
-        *,
-        settle: bool,
-    ) -> list[Any]:
-        batch = BatchResults(requests, progress=progress, return_exceptions=settle)
-        outcomes = iter_completed(
-            lambda request: self.complete(request, **options), batch.requests, concurrency
-        )
-        try:
-            with closing(outcomes):  # an error abandons the calls in flight, now
-                for index, outcome in outcomes:
-                    batch.add(index, outcome)
-        finally:
-            batch.close()
-        return batch.outcomes
-
     def _reply(self, call: PreparedCall[Any, ReplyT], capture: RawCapture | None = None) -> ReplyT:
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
         attempt = lambda: self._attempt(call, deadline, capture)  # noqa: E731
         try:
-            return call_with_retries(
+            reply = call_with_retries(
                 call.retry, deadline, capture.attempts.counting(attempt) if capture else attempt
             )
         finally:
             reset_expiry(token)
+        self._settle(call, reply)
+        return reply
 
     def _attempt(
         self, call: PreparedCall[Any, ReplyT], deadline: Deadline, capture: RawCapture | None
@@ -227,6 +168,25 @@ class Client(BaseClient[httpx.Client]):
         return parse_reply(call, response, content, self._redactor)
 
     def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
+        """The reply, its body still to read, sent within the quota (``_quota_gate``)."""
+        gate = self._gate(call, deadline)
+        if gate is None:
+            return self._send_once(call, deadline)
+        while True:
+            wait = gate.wait()
+            if wait > 0:
+                time.sleep(wait)
+                continue
+            try:
+                response = self._send_once(call, deadline)
+            except BaseException as exc:  # held_back frees the window's place
+                if gate.held_back(exc):
+                    continue
+                raise
+            gate.sent()
+            return response
+
+    def _send_once(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         """The reply, its body still to read; an error reply is read and raised."""
         http = self._current_http()
         request = self._build_request(http, call, deadline)
@@ -276,7 +236,7 @@ class Client(BaseClient[httpx.Client]):
         self.close()
 
 
-class AsyncClient(BaseClient[httpx.AsyncClient]):
+class AsyncClient(BaseClient[httpx.AsyncClient], AsyncBatchMethods):
     """An asynchronous client for the AI Completions Proxy.
 
     Examples:
@@ -377,57 +337,6 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         """``stream`` and ``stream_chat`` giving status and headers before the body."""
         return AsyncWithStreamingResponse(self)
 
-    async def complete_many(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        **options: Unpack[RequestOptions],
-    ) -> list[Completion]:
-        """Complete many requests, at most ``concurrency`` at a time, in input order.
-
-        See ``Client.complete_many``.
-        """
-        return await self._many(requests, concurrency, progress, options, settle=False)
-
-    async def complete_many_settled(
-        self,
-        requests: Iterable[BatchItem],
-        /,
-        *,
-        concurrency: int = 8,
-        progress: bool = False,
-        **options: Unpack[RequestOptions],
-    ) -> list[Completion | CompletionsError]:
-        """``complete_many``, with each failure's ``CompletionsError`` in its place.
-
-        See ``Client.complete_many_settled``.
-        """
-        return await self._many(requests, concurrency, progress, options, settle=True)
-
-    async def _many(
-        self,
-        requests: Iterable[BatchItem],
-        concurrency: int,
-        progress: bool,
-        options: RequestOptions,
-        *,
-        settle: bool,
-    ) -> list[Any]:
-        batch = BatchResults(requests, progress=progress, return_exceptions=settle)
-        outcomes = aiter_completed(
-            lambda request: self.complete(request, **options), batch.requests, concurrency
-        )
-        try:
-            async with aclosing(outcomes):  # an error cancels the calls in flight, now
-                async for index, outcome in outcomes:
-                    batch.add(index, outcome)
-        finally:
-            batch.close()
-        return batch.outcomes
-
     async def _reply(
         self, call: PreparedCall[Any, ReplyT], capture: RawCapture | None = None
     ) -> ReplyT:
@@ -435,11 +344,13 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         token = bind_expiry(deadline.expires)
         attempt = lambda: self._attempt(call, deadline, capture)  # noqa: E731
         try:
-            return await async_call_with_retries(
+            reply = await async_call_with_retries(
                 call.retry, deadline, capture.attempts.counting(attempt) if capture else attempt
             )
         finally:
             reset_expiry(token)
+        self._settle(call, reply)
+        return reply
 
     async def _attempt(
         self, call: PreparedCall[Any, ReplyT], deadline: Deadline, capture: RawCapture | None
@@ -451,6 +362,25 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         return parse_reply(call, response, content, self._redactor)
 
     async def _send(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
+        """The reply, its body still to read, sent within the quota (``_quota_gate``)."""
+        gate = self._gate(call, deadline)
+        if gate is None:
+            return await self._send_once(call, deadline)
+        while True:
+            wait = gate.wait()
+            if wait > 0:
+                await async_sleep(wait)
+                continue
+            try:
+                response = await self._send_once(call, deadline)
+            except BaseException as exc:  # held_back frees the window's place
+                if gate.held_back(exc):
+                    continue
+                raise
+            gate.sent()
+            return response
+
+    async def _send_once(self, call: PreparedCall[Any, Any], deadline: Deadline) -> httpx.Response:
         """The reply, its body still to read; an error reply is read and raised."""
         http = await self._current_http()
         request = self._build_request(http, call, deadline)

@@ -37,7 +37,9 @@ __all__ = [
     "Attempts",
     "Deadline",
     "RetryPolicy",
+    "WaitPastDeadline",
     "async_call_with_retries",
+    "async_sleep",
     "call_with_retries",
     "is_retryable",
     "retry_after",
@@ -50,7 +52,7 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 T = TypeVar("T")
 
 
-async def _async_sleep(seconds: float) -> None:
+async def async_sleep(seconds: float) -> None:
     # anyio (httpx's own dependency) sleeps under asyncio and trio alike; imported on the
     # first async retry, not by ``import completions_sdk``.
     import anyio
@@ -79,7 +81,7 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
     async_sleep: Callable[[float], Awaitable[None]] = field(
-        default=_async_sleep, repr=False, compare=False
+        default=async_sleep, repr=False, compare=False
     )
 
     def __post_init__(self) -> None:
@@ -112,8 +114,14 @@ class RetryPolicy:
         return self.backoff(retry_number)
 
 
+class WaitPastDeadline(APITimeoutError):
+    """The quota's wait would outlast the call's deadline: nothing was sent, nor retried."""
+
+
 def is_retryable(error: BaseException) -> bool:
     """Whether an attempt that failed with ``error`` may be tried again (an allow-list)."""
+    if isinstance(error, WaitPastDeadline):
+        return False
     if isinstance(error, IncompleteStreamError):
         # Once a chunk was delivered, a retry would show the user text twice.
         return error.chunks_received == 0
@@ -183,6 +191,14 @@ class Deadline:
         """The error of a call that ran out of time."""
         seconds = f"{self.seconds:g} s " if self.seconds is not None else ""
         return APITimeoutError(f"The call's deadline of {seconds}has passed", request=request)
+
+    def refusal(self, wait: float) -> WaitPastDeadline:
+        """The error of a call that would have to wait ``wait`` seconds, past its deadline."""
+        seconds = f"{self.seconds:g} s " if self.seconds is not None else ""
+        return WaitPastDeadline(
+            f"The quota asks to wait {wait:.3g} s, past the call's deadline of {seconds}"
+            "(nothing was sent)"
+        )
 
     def timeout(self, timeout: httpx.Timeout) -> httpx.Timeout:
         """``timeout`` shortened so that no phase outlives the deadline."""

@@ -266,6 +266,7 @@ def test_with_options_takes_the_clients_settings_typed() -> None:
         "self",
         "http_client",
         "limits",
+        "rate_limit",
     }
     assert settings["deployment"] is str
     assert settings["max_retries"] is int
