@@ -14,6 +14,7 @@ from ._core import PreparedCall
 from ._exceptions import ConfigurationError
 from ._redaction import Redactor
 from ._retry import Deadline, RetryPolicy
+from ._telemetry import Telemetry
 from ._transport import bound_reads, renew_after_fork
 from ._types import Tags, TimeoutTypes
 
@@ -48,6 +49,8 @@ class BaseClient(Generic[HttpClient]):
         response_limits: ResponseLimits | None = None,
         http_client: HttpClient | None = None,
         limits: httpx.Limits | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
 
@@ -71,6 +74,10 @@ class BaseClient(Generic[HttpClient]):
             http_client: your own ``httpx`` client (you keep the job of closing it).
             limits: the connection pool's ``httpx.Limits`` (default: 1,000
                 connections, all kept alive for 5 s idle); not with ``http_client``.
+            tracer_provider: an OpenTelemetry ``TracerProvider`` for this client's spans
+                (default: the global one; see docs/observability.md). Not pickled.
+            meter_provider: an OpenTelemetry ``MeterProvider`` for its metrics (default:
+                the global one). Not pickled.
 
         Raises:
             ConfigurationError: no API key or deployment, or a bad header value.
@@ -95,6 +102,7 @@ class BaseClient(Generic[HttpClient]):
         self._closed = False
         self._forked = False
         self._owns_http = http_client is None
+        self._telemetry = Telemetry(tracer_provider, meter_provider)
         self._use(http_client)
         renew_after_fork(self)
 
@@ -126,6 +134,7 @@ class BaseClient(Generic[HttpClient]):
             "redactor": self._redactor,
             "limits": self._response_limits,
             "bounded_reads": self._bounded_reads,
+            "telemetry": self._telemetry,
         }
 
     def _merge_headers(self) -> tuple[httpx.Headers, httpx.Headers] | None:
@@ -184,7 +193,9 @@ class BaseClient(Generic[HttpClient]):
 
     def __getstate__(self) -> dict[str, object]:
         # Pickling (for multiprocessing, Spark or Ray workers) carries the configuration,
-        # never live connections: the copy opens its own.
+        # never live connections: the copy opens its own. Nor the telemetry providers
+        # (they hold exporters and threads): the copy records through its process's global
+        # providers.
         if not self._owns_http:
             raise TypeError(
                 f"a {type(self).__name__} built with http_client= cannot be pickled: "
@@ -207,5 +218,6 @@ class BaseClient(Generic[HttpClient]):
         self._response_limits = limits
         self._closed = False
         self._owns_http = True
+        self._telemetry = Telemetry()
         self._use(None)
         renew_after_fork(self)

@@ -191,7 +191,10 @@ class Client(BaseClient[httpx.Client]):
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
         try:
-            return call_with_retries(call.retry, deadline, lambda: self._attempt(call, deadline))
+            with self._telemetry.call(call) as record:
+                return record.reply(
+                    call_with_retries(call.retry, deadline, lambda: self._attempt(call, deadline))
+                )
         finally:
             reset_expiry(token)
 
@@ -391,9 +394,12 @@ class AsyncClient(BaseClient[httpx.AsyncClient]):
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
         try:
-            return await async_call_with_retries(
-                call.retry, deadline, lambda: self._attempt(call, deadline)
-            )
+            with self._telemetry.call(call) as record:
+                return record.reply(
+                    await async_call_with_retries(
+                        call.retry, deadline, lambda: self._attempt(call, deadline)
+                    )
+                )
         finally:
             reset_expiry(token)
 
