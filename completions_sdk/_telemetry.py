@@ -4,12 +4,14 @@
 per process, and looks up its tracer and meter (the providers given to the client, else
 the global ones). Each call then asks ``Telemetry.call`` for a record: the shared ``OFF``
 one, which does nothing, unless a span would record or a meter provider is set. With the
-API's default providers a call costs two provider checks and builds nothing
+API's default providers a call costs a clock read and builds nothing
 (docs/observability.md has the measured cost); ``_telemetry_record`` does the recording.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,8 @@ __all__ = ["Telemetry"]
 _OPERATIONS = {"/ai-proxy/completions": "text_completion", "/ai-proxy/chat/completions": "chat"}
 _Api = tuple[ModuleType, ModuleType, ModuleType]
 _api: list[_Api | None] = []  # empty: not tried yet
+RECHECK_SECONDS = 1.0
+"""How soon a global provider set after a client's first call is seen."""
 
 
 def _import_api() -> _Api | None:
@@ -81,6 +85,8 @@ class _Signals:
         meter_provider = meter_provider or self._metrics.get_meter_provider()
         self._tracing = not isinstance(tracer_provider, self.trace.NoOpTracerProvider)
         self._metering = not isinstance(meter_provider, self._metrics.NoOpMeterProvider)
+        self._next_check = 0.0
+        self._now = (False, False)
         self.tracer = tracer_provider.get_tracer("completions_sdk", __version__)
         meter = meter_provider.get_meter("completions_sdk", __version__)
         self.duration = meter.create_histogram(
@@ -102,13 +108,23 @@ class _Signals:
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
 
+    def _live(self) -> tuple[bool, bool]:
+        """Whether spans and metrics record now: the global providers are looked at once
+        a second at most until both are set (the API's lookup reads ``os.environ``, which
+        costs microseconds), and never again after."""
+        now = time.monotonic()
+        if now >= self._next_check:
+            self._now = (self._live_tracing(), self._live_metering())
+            settled = all(self._now) or not (self._tracing or self._metering)
+            self._next_check = math.inf if settled else now + RECHECK_SECONDS
+        return self._now
+
     def _live_tracing(self) -> bool:
         if not self._tracing or self._own_tracing:
             return self._tracing
         provider = self.trace.get_tracer_provider()
-        return not isinstance(
-            provider, self.trace.ProxyTracerProvider | self.trace.NoOpTracerProvider
-        )
+        unset = self.trace.ProxyTracerProvider | self.trace.NoOpTracerProvider
+        return not isinstance(provider, unset)
 
     def _live_metering(self) -> bool:
         if not self._metering or self._own_metering:
@@ -121,7 +137,7 @@ class _Signals:
 
     def record(self, call: PreparedCall[Any, Any]) -> CallRecord:
         """A live record for ``call``, or ``OFF``."""
-        tracing, metering = self._live_tracing(), self._live_metering()
+        tracing, metering = self._live()
         if not (tracing or metering):
             return OFF
         operation = _OPERATIONS.get(call.endpoint.path, call.endpoint.method)

@@ -12,7 +12,7 @@ built only when content capture is on (``content_attributes``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -110,14 +110,16 @@ def error_type(error: BaseException) -> str:
 def guardrail_events(
     detections: PolicyDetections, *, blocked: bool
 ) -> list[tuple[str, Attributes]]:
-    """One span event per detector of each guardrail pass, with the proxy's own values.
+    """Span events for what each guardrail pass found, with the proxy's own values.
 
     A detector the proxy's summary counts as having found something is a
-    ``gen_ai.guardrail.security.finding`` (the draft conventions); one that found nothing
-    is an ``enkrypt_ai.guardrail.check`` with the same attributes, so its scores are kept
-    too. No verdict is made up: ``gen_ai.guardrail.action.type`` is ``block`` only on the
-    findings of a reply the proxy blocked. Texts the detectors return (redactions,
-    explanations, keywords) are user content and never recorded; numbers and flags are.
+    ``gen_ai.guardrail.security.finding`` of its own (the draft conventions); the
+    detectors of a pass that found nothing share one ``enkrypt_ai.guardrail.check``, their
+    values keyed ``enkrypt_ai.guardrail.<detector>.<name>`` (a clean reply costs one
+    event, not one per detector). No verdict is made up: ``gen_ai.guardrail.action.type``
+    is ``block`` only on the findings of a reply the proxy blocked. Texts the detectors
+    return (redactions, explanations, keywords, the PII found) are user content and never
+    recorded; numbers and flags are.
     """
     events: list[tuple[str, Attributes]] = []
     for stage, report in (
@@ -131,45 +133,67 @@ def guardrail_events(
 
 def _report_events(
     stage: str, report: GuardrailReport, *, blocked: bool
-) -> Iterable[tuple[str, Attributes]]:
-    details = report.details
-    summary = report.summary
-    names = [
-        name
+) -> list[tuple[str, Attributes]]:
+    details, summary = report.details, report.summary
+    parts = {
+        name: getattr(details, name)
         for name in (details.model_fields_set if details is not None else ())
         if getattr(details, name) is not None
-    ]
+    }
     counts: dict[str, int] = {}
-    if summary is not None:
-        counts = {
-            name: count
-            for name in summary.model_fields_set
-            if (count := _count(summary, name)) is not None
-        }
-    for name in sorted({*names, *(_detector_of(name) for name in counts)}):
-        count = counts.get(_summary_key(name))
-        attributes: Attributes = {
-            "gen_ai.guardrail.target.type": stage,
-            "gen_ai.guardrail.target.subtype": "llm",
-            "gen_ai.guardrail.security.policy.rule.id": name,
-        }
+    for key in summary.model_fields_set if summary is not None else ():
+        count = _count(summary, key)
         if count is not None:
-            attributes["enkrypt_ai.guardrail.count"] = count
-        part = getattr(details, name, None) if details is not None else None
-        attributes.update(_values(part))
-        if not count:
-            yield "enkrypt_ai.guardrail.check", attributes
+            counts[_detector_of(key)] = count
+    target: Attributes = {
+        "gen_ai.guardrail.target.type": stage,
+        "gen_ai.guardrail.target.subtype": "llm",
+    }
+    events: list[tuple[str, Attributes]] = []
+    checked: Attributes = {}
+    for name in sorted({*parts, *counts}):
+        count, values = counts.get(name), _values(parts.get(name))
+        if count:
+            events.append(
+                (
+                    "gen_ai.guardrail.security.finding",
+                    _finding(name, count, values, parts.get(name), blocked=blocked) | target,
+                )
+            )
             continue
-        attributes["gen_ai.guardrail.security.risk.category"] = name
-        score = attributes.get(f"enkrypt_ai.guardrail.{_RISK_SCORES.get(name, '')}")
-        if isinstance(score, float):
-            attributes["gen_ai.guardrail.security.risk.score"] = score
-        policy = getattr(part, "violating_policy", None)
-        if isinstance(policy, str):
-            attributes["gen_ai.guardrail.security.policy.id"] = policy
-        if blocked:
-            attributes["gen_ai.guardrail.action.type"] = "block"
-        yield "gen_ai.guardrail.security.finding", attributes
+        if count is not None:
+            checked[f"enkrypt_ai.guardrail.{name}.count"] = count
+        checked.update(
+            {f"enkrypt_ai.guardrail.{name}.{key}": value for key, value in values.items()}
+        )
+    if checked or not events:
+        detectors = tuple(sorted({*parts, *counts} - {n for n in counts if counts[n]}))
+        events.insert(
+            0,
+            (
+                "enkrypt_ai.guardrail.check",
+                target | {"enkrypt_ai.guardrail.detectors": detectors} | checked,
+            ),
+        )
+    return events
+
+
+def _finding(name: str, count: int, values: Attributes, part: Any, *, blocked: bool) -> Attributes:
+    attributes: Attributes = {
+        "gen_ai.guardrail.security.policy.rule.id": name,
+        "gen_ai.guardrail.security.risk.category": name,
+        "enkrypt_ai.guardrail.count": count,
+    }
+    attributes.update({f"enkrypt_ai.guardrail.{key}": value for key, value in values.items()})
+    score = values.get(_RISK_SCORES.get(name, ""))
+    if isinstance(score, float):
+        attributes["gen_ai.guardrail.security.risk.score"] = score
+    policy = getattr(part, "violating_policy", None)
+    if isinstance(policy, str):
+        attributes["gen_ai.guardrail.security.policy.id"] = policy
+    if blocked:
+        attributes["gen_ai.guardrail.action.type"] = "block"
+    return attributes
 
 
 def _count(summary: Any, name: str) -> int | None:
@@ -182,10 +206,6 @@ def _detector_of(summary_key: str) -> str:
     return "keyword_detector" if summary_key == "keyword_detected" else summary_key
 
 
-def _summary_key(detector: str) -> str:
-    return "keyword_detected" if detector == "keyword_detector" else detector
-
-
 def _values(part: Any) -> Attributes:
     """A detector's numbers and flags, as its typed model read them (scores sent as
     strings are floats by then); strings, lists and maps are left out: redactions,
@@ -193,11 +213,7 @@ def _values(part: Any) -> Attributes:
     items = part.model_dump() if hasattr(part, "model_dump") else part
     if not isinstance(items, dict):
         return {}
-    return {
-        f"enkrypt_ai.guardrail.{key}": value
-        for key, value in items.items()
-        if isinstance(value, bool | int | float)
-    }
+    return {key: value for key, value in items.items() if isinstance(value, bool | int | float)}
 
 
 def content_attributes(request: RequestBase) -> Attributes:

@@ -90,14 +90,15 @@ def test_a_completion_span_has_exactly_these_attributes(
         "gen_ai.usage.output_tokens": completion.usage.completion_tokens,
     }
     # the output guardrails' scores, as the proxy sent them, and no verdict of ours
-    checks = {
-        e.attributes["gen_ai.guardrail.security.policy.rule.id"]: dict(e.attributes)
-        for e in span.events
-        if e.name == "enkrypt_ai.guardrail.check" and e.attributes
-    }
-    assert checks["nsfw"]["enkrypt_ai.guardrail.nsfw"] == 0.11
-    assert checks["injection_attack"]["enkrypt_ai.guardrail.attack"] == 0.001899
-    assert all("gen_ai.guardrail.action.type" not in c for c in checks.values())
+    (check,) = [e for e in span.events if e.name == "enkrypt_ai.guardrail.check"]
+    values = dict(check.attributes or {})
+    assert values["gen_ai.guardrail.target.type"] == "output"
+    assert values["enkrypt_ai.guardrail.nsfw.nsfw"] == 0.11
+    assert values["enkrypt_ai.guardrail.injection_attack.attack"] == 0.001899
+    assert values["enkrypt_ai.guardrail.toxicity.threat"] == 0.00012
+    assert values["enkrypt_ai.guardrail.injection_attack.count"] == 0
+    assert "injection_attack" in values["enkrypt_ai.guardrail.detectors"]
+    assert [e.name for e in span.events] == ["enkrypt_ai.guardrail.check"]  # no finding
 
 
 def test_metrics_use_the_conventions_names_buckets_and_attributes(
