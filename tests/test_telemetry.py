@@ -316,3 +316,58 @@ def test_import_never_loads_opentelemetry(proxy_emulator: EmulatorServer, api: s
     assert found["text"]
     # a client's first call looks the API up; when it cannot be imported, nothing is
     assert (found["after_call"] == []) is (api == "blocked")
+
+
+def test_an_output_block_names_the_policy_and_keeps_texts_out(
+    client: Client, recorded: Recorded, proxy_emulator: EmulatorServer
+) -> None:
+    proxy_emulator.set_guardrails(block_output=True)
+    with pytest.raises(GuardrailViolation):
+        client.complete(model="m", prompt="hi")
+    proxy_emulator.set_guardrails(block_output=False, blocked_keywords=["hunter2"])
+    with pytest.raises(GuardrailViolation):
+        client.complete(model="m", prompt="my secret is hunter2")
+    output, keyword = recorded.spans
+    (finding,) = [e for e in output.events if e.name == "gen_ai.guardrail.security.finding"]
+    assert finding.attributes["gen_ai.guardrail.target.type"] == "output"
+    assert finding.attributes["gen_ai.guardrail.security.policy.id"] == "Emulated output policy"
+    (finding,) = [e for e in keyword.events if e.name == "gen_ai.guardrail.security.finding"]
+    assert finding.attributes["gen_ai.guardrail.security.policy.rule.id"] == "keyword_detector"
+    assert finding.attributes["enkrypt_ai.guardrail.count"] == 1
+    everything = recorded.strings()
+    assert "hunter2" not in everything  # the keyword found, and the redacted text, are content
+    assert "every output" not in everything  # the policy's explanation is text too
+
+
+_GLOBAL_PROBE = """
+import pickle, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import completions_sdk, completions_sdk._telemetry as telemetry
+
+telemetry.RECHECK_SECONDS = 0.0  # see a provider set later at once
+client = completions_sdk.Client(api_key=sys.argv[1], deployment=sys.argv[2], base_url=sys.argv[3])
+client.complete(model="m", prompt="hi")  # no provider yet: recorded nowhere
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+client.complete(model="m", prompt="hi")
+pickle.loads(pickle.dumps(client)).complete(model="m", prompt="hi")  # as in a worker
+print(len(exporter.get_finished_spans()))
+"""
+
+
+def test_a_global_provider_set_later_and_an_unpickled_client_record(
+    proxy_emulator: EmulatorServer,
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_PROBE, *client_options(proxy_emulator).values()],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert done.stdout.split()[-1] == "2"
