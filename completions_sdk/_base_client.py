@@ -19,6 +19,7 @@ from ._quota_gate import Gate, batch_scope
 from ._redaction import Redactor
 from ._reply_base import ProxyBody
 from ._retry import Deadline, RetryPolicy
+from ._telemetry import Telemetry
 from ._transport import bound_reads, renew_after_fork
 from ._types import Tags, TimeoutTypes
 
@@ -31,8 +32,9 @@ class ClientOptions(TypedDict, total=False):
     """The settings ``with_options`` can change; each one given replaces the original's.
 
     They mean what ``Client``'s arguments of the same names mean. The connection pool
-    (``http_client``, ``limits``) and the quota (``rate_limit``) are not among them: a
-    copy shares the original's, so that the copies together keep to one quota.
+    (``http_client``, ``limits``), the quota (``rate_limit``) and the telemetry providers
+    are not among them: a copy shares the original's, so that the copies together keep to
+    one quota.
     """
 
     api_key: str | SecretStr
@@ -88,6 +90,8 @@ class BaseClient(Generic[HttpClient]):
         http_client: HttpClient | None = None,
         limits: httpx.Limits | None = None,
         rate_limit: RateLimit | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
     ) -> None:
         """Configure a client; arguments left out fall back to ``ENKRYPTAI_*`` variables.
 
@@ -114,6 +118,10 @@ class BaseClient(Generic[HttpClient]):
             rate_limit: a ``RateLimit`` every call of this client keeps to (threads,
                 tasks and batches together); batches follow the server's 429s even
                 without it.
+            tracer_provider: an OpenTelemetry ``TracerProvider`` for this client's spans
+                (default: the global one; see docs/observability.md). Not pickled.
+            meter_provider: an OpenTelemetry ``MeterProvider`` for its metrics (default:
+                the global one). Not pickled.
 
         Raises:
             ConfigurationError: no API key or deployment, or a bad header value.
@@ -139,6 +147,7 @@ class BaseClient(Generic[HttpClient]):
         self._closed = False
         self._forked = False
         self._owns_http = http_client is None
+        self._telemetry = Telemetry(tracer_provider, meter_provider)
         self._use(http_client)
         renew_after_fork(self)
 
@@ -220,6 +229,7 @@ class BaseClient(Generic[HttpClient]):
             "redactor": self._redactor,
             "limits": self._response_limits,
             "bounded_reads": self._bounded_reads,
+            "telemetry": self._telemetry,
         }
 
     def _merge_headers(self) -> tuple[httpx.Headers, httpx.Headers] | None:
@@ -280,7 +290,9 @@ class BaseClient(Generic[HttpClient]):
 
     def __getstate__(self) -> dict[str, object]:
         # Pickling (for multiprocessing, Spark or Ray workers) carries the configuration,
-        # never live connections: the copy opens its own.
+        # never live connections: the copy opens its own. Nor the telemetry providers
+        # (they hold exporters and threads): the copy records through its process's global
+        # providers.
         if not self._owns_http:
             raise TypeError(
                 f"a {type(self).__name__} built with http_client= cannot be pickled: "
@@ -307,6 +319,7 @@ class BaseClient(Generic[HttpClient]):
         self._set_rate_limit(rate_limit)
         self._closed = False
         self._owns_http = True
+        self._telemetry = Telemetry()
         self._use(None)
         renew_after_fork(self)
 

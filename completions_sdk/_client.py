@@ -149,10 +149,11 @@ class Client(BaseClient[httpx.Client], BatchMethods):
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
         attempt = lambda: self._attempt(call, deadline, capture)  # noqa: E731
+        if capture is not None:
+            attempt = capture.attempts.counting(attempt)
         try:
-            reply = call_with_retries(
-                call.retry, deadline, capture.attempts.counting(attempt) if capture else attempt
-            )
+            with self._telemetry.call(call) as record:
+                reply = record.reply(call_with_retries(call.retry, deadline, attempt))
         finally:
             reset_expiry(token)
         self._settle(call, reply)
@@ -343,10 +344,11 @@ class AsyncClient(BaseClient[httpx.AsyncClient], AsyncBatchMethods):
         deadline = Deadline(call.deadline_seconds)
         token = bind_expiry(deadline.expires)
         attempt = lambda: self._attempt(call, deadline, capture)  # noqa: E731
+        if capture is not None:
+            attempt = capture.attempts.counting(attempt)
         try:
-            reply = await async_call_with_retries(
-                call.retry, deadline, capture.attempts.counting(attempt) if capture else attempt
-            )
+            with self._telemetry.call(call) as record:
+                reply = record.reply(await async_call_with_retries(call.retry, deadline, attempt))
         finally:
             reset_expiry(token)
         self._settle(call, reply)

@@ -31,6 +31,7 @@ from ._exceptions import (
     GuardrailViolation,
     IncompleteStreamError,
 )
+from ._telemetry_record import note_retry
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -275,6 +276,7 @@ def _log_retry(state: tenacity.RetryCallState) -> None:
         type(error).__name__,
         error,
     )
+    note_retry(state.attempt_number, error, state.upcoming_sleep)  # the call's span, if any
 
 
 class _Options(TypedDict):

@@ -37,6 +37,8 @@ from ._redaction import Redactor
 from ._reply_base import ProxyBody, ProxyReply
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import SSEDecoder, UnreadableBody
+from ._telemetry import Telemetry
+from ._telemetry_record import OFF, CallRecord
 from ._transport import bind_expiry, bind_expiry_within, reset_expiry
 
 __all__ = ["AsyncStream", "Stream"]
@@ -208,8 +210,11 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         redactor: Redactor,
         limits: ResponseLimits,
         bounded_reads: bool,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._call = call
+        self._telemetry = telemetry or Telemetry()
+        self._record: CallRecord = OFF
         self._redactor = redactor
         self._limits = limits
         self._bounded_reads = bounded_reads
@@ -286,7 +291,8 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
         deadline = Deadline(self._call.deadline_seconds)
         token = bind_expiry(deadline.expires)  # the deadline bounds the first chunk too
         try:
-            call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
+            with self._telemetry.call(self._call) as self._record:  # ends with the chunks
+                call_with_retries(self._call.retry, deadline, lambda: self._try_start(deadline))
         except CompletionsError as exc:
             self._failure = exc
             raise
@@ -295,7 +301,8 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
 
     def _try_start(self, deadline: Deadline) -> None:
         response = self._open_reply(self._call, deadline)
-        self._chunks = _chunks_of(self._new_assembler(response), self._reading(response))
+        assembler = self._new_assembler(response)
+        self._chunks = self._record.watch(_chunks_of(assembler, self._reading(response)), assembler)
         self._first = next(self._chunks, None)  # closes the reply itself on failure
 
     def __iter__(self) -> Iterator[ChunkT]:
@@ -373,9 +380,10 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
         deadline = Deadline(self._call.deadline_seconds)
         token = bind_expiry(deadline.expires)  # the deadline bounds the first chunk too
         try:
-            await async_call_with_retries(
-                self._call.retry, deadline, lambda: self._try_start(deadline)
-            )
+            with self._telemetry.call(self._call) as self._record:  # ends with the chunks
+                await async_call_with_retries(
+                    self._call.retry, deadline, lambda: self._try_start(deadline)
+                )
         except CompletionsError as exc:
             self._failure = exc
             raise
@@ -384,7 +392,10 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
 
     async def _try_start(self, deadline: Deadline) -> None:
         response = await self._open_reply(self._call, deadline)
-        self._chunks = _achunks_of(self._new_assembler(response), self._reading(response))
+        assembler = self._new_assembler(response)
+        self._chunks = self._record.awatch(
+            _achunks_of(assembler, self._reading(response)), assembler
+        )
         self._first = await anext(self._chunks, None)
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:

@@ -28,3 +28,17 @@ def test_quick_run_measures_every_figure() -> None:
     for heading in ("### import", "### sequential", "### one long stream", "### targets"):
         assert heading in result.stdout
     assert "async bursts" in result.stdout
+
+
+@pytest.mark.timeout(300)
+def test_quick_telemetry_run_measures_every_side() -> None:
+    result = subprocess.run(
+        [sys.executable, str(RUNNER.with_name("telemetry.py")), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for side in ("| absent |", "| noop |", "| on |"):
+        assert side in result.stdout

@@ -267,6 +267,8 @@ def test_with_options_takes_the_clients_settings_typed() -> None:
         "http_client",
         "limits",
         "rate_limit",
+        "tracer_provider",
+        "meter_provider",
     }
     assert settings["deployment"] is str
     assert settings["max_retries"] is int
