@@ -11,10 +11,12 @@ client to CPU 1, as ``run.py`` does): a deployment per side, each allowing 50 re
 second (a bucket of one second's worth) and answering admitted requests after 100 ms.
 Each side sends the same N requests with ``client.complete_many_settled(...)``:
 
-- ``fixed``: today's behaviour, ``Client(max_retries=2)``, 64 in flight, each request
-  retrying on its own;
-- ``adaptive``: ``Client(rate_limit=RateLimit(requests_per_minute=None, adaptive=True))``,
-  up to 64 in flight (skipped, saying so, when ``completions_sdk.RateLimit`` is absent).
+- ``fixed``: the behaviour before issue 14, 64 in flight, each request retrying on its own
+  (``Client(max_retries=2, rate_limit=RateLimit(adaptive=False))``; on an SDK without
+  ``RateLimit``, ``Client(max_retries=2)``);
+- ``adaptive``: the default, ``Client(max_retries=2)``: up to 64 in flight, the batch
+  learning the quota from the server's 429s (skipped, saying so, without ``RateLimit``);
+- ``configured``: the quota known, ``Client(rate_limit=RateLimit(requests_per_minute=3000))``.
 
 Reported, from what the emulator recorded after the first ``--warmup`` seconds: requests
 admitted per second as a share of the quota, and 429s per 100 admitted requests; then the
@@ -35,7 +37,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-SIDES = ("fixed", "adaptive")
+SIDES = ("fixed", "adaptive", "configured")
 RATE = 50  # requests a second
 LATENCY_MS = 100
 CONCURRENCY = 64
@@ -107,14 +109,16 @@ def make_client(side: str, url: str, api_key: str) -> Any:
     """The side's client, or ``None`` when this SDK cannot build it."""
     import completions_sdk
 
-    common = {"api_key": api_key, "deployment": side, "base_url": url}
-    if side == "fixed":
-        return completions_sdk.Client(max_retries=2, **common)
+    common = {"api_key": api_key, "deployment": side, "base_url": url, "max_retries": 2}
     rate_limit = getattr(completions_sdk, "RateLimit", None)
-    if rate_limit is None:
-        return None
-    limit = rate_limit(requests_per_minute=None, adaptive=True)
-    return completions_sdk.Client(rate_limit=limit, **common)  # type: ignore[call-arg]
+    if rate_limit is None:  # an SDK from before issue 14: only the fixed side exists
+        return completions_sdk.Client(**common) if side == "fixed" else None
+    limits = {
+        "fixed": rate_limit(adaptive=False),
+        "adaptive": None,
+        "configured": rate_limit(requests_per_minute=RATE * 60),
+    }
+    return completions_sdk.Client(rate_limit=limits[side], **common)
 
 
 def run_side(side: str, server: Emulator, requests: int, warmup: float) -> dict[str, Any] | None:

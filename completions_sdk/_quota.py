@@ -14,6 +14,7 @@ that burst.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import time
@@ -31,6 +32,12 @@ BURST_SECONDS = 0.1
 UNEXPLAINED_PAUSE = 1.0
 """The first pause after a 429 that names no wait; it doubles while 429s continue."""
 MAX_UNEXPLAINED_PAUSE = 8.0
+PACE_SHARE = 0.9
+"""After a 429, an adaptive limiter paces sends at this share of what the server
+accepted in the last second (``OBSERVED_SECONDS``)..."""
+PACE_GROWTH = 0.05
+"""...then raises that pace by this share per second (compounded) until the next 429."""
+OBSERVED_SECONDS = 1.0
 CHARS_PER_TOKEN = 4
 DEFAULT_MAX_TOKENS = 16
 """What the completions endpoint generates when ``max_tokens`` is not given."""
@@ -48,7 +55,9 @@ class RateLimit:
         adaptive: follow the server's own quota: a 429 (or a 503 with ``Retry-After``)
             pauses every send of the client for the wait the server names, the request
             is sent again without spending its ``max_retries`` (within its deadline),
-            and batches shrink the number of requests in flight, then grow it back.
+            later sends are paced at 90% of what the server accepted in the second
+            before (a pace that then rises 5% a second until the next 429), and
+            batches shrink the number of requests in flight, then grow it back.
 
     Examples:
         >>> RateLimit(requests_per_minute=3000, tokens_per_minute=250_000)
@@ -95,6 +104,10 @@ class _Bucket:
     def give_back(self, amount: float) -> None:
         self.free_at -= amount * self.interval
 
+    def set_rate(self, per_second: float) -> None:
+        self.interval = 1 / per_second
+        self.capacity = max(1.0, per_second * BURST_SECONDS)
+
 
 class Limiter:
     """A client's quota state: its buckets and the pause the server asked for.
@@ -115,6 +128,13 @@ class Limiter:
         self._tokens = None if tpm is None else _Bucket(tpm)
         self._pause_until = -math.inf
         self._unexplained = 0
+        # The pace learned from the server's 429s (adaptive only): the quota is unknown,
+        # but what the server accepted in the second before a 429 measures it.
+        self._accepted: collections.deque[float] = collections.deque()
+        self._pace: _Bucket | None = None
+        self._pace_rate = 0.0
+        self._paced_at = -math.inf
+        self._first_accepted = -math.inf
 
     @property
     def adaptive(self) -> bool:
@@ -126,6 +146,8 @@ class Limiter:
         with self._lock:
             now = self._clock()
             at = start = max(now, self._pause_until)
+            if self._pace is not None:  # probes upwards again since the last cut
+                self._pace.set_rate(self._current_pace(now))
             for bucket, amount in self._buckets(tokens):
                 at = max(at, bucket.earliest(amount, start))
             for bucket, amount in self._buckets(tokens):
@@ -144,24 +166,65 @@ class Limiter:
             with self._lock:
                 self._tokens.take(used - estimated, -math.inf)
 
-    def throttled(self, retry_after: float | None) -> None:
-        """The server said 429: pause every send for its wait (or a growing default)."""
+    def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """The server said 429: pause every send for its wait (or a growing default).
+
+        An adaptive limiter also paces every later send at ``PACE_SHARE`` of what the
+        server accepted in the last second, once per round: a 429 to a request sent
+        (``sent_at``, on the limiter's clock) before the last cut says nothing new.
+        """
         with self._lock:
+            now = self._clock()
             if retry_after is None:
                 retry_after = min(UNEXPLAINED_PAUSE * 2**self._unexplained, MAX_UNEXPLAINED_PAUSE)
                 self._unexplained += 1
-            self._pause_until = max(self._pause_until, self._clock() + retry_after)
+            self._pause_until = max(self._pause_until, now + retry_after)
+            if self.adaptive and (sent_at is None or sent_at >= self._paced_at):
+                self._cut_pace(now)
 
     def succeeded(self) -> None:
         """A send went through: the next unexplained 429 pauses briefly again."""
-        self._unexplained = 0
+        with self._lock:
+            self._unexplained = 0
+            if self.adaptive:
+                now = self._clock()
+                if not self._accepted and self._first_accepted == -math.inf:
+                    self._first_accepted = now
+                self._accepted.append(now)
+                self._forget_before(now - OBSERVED_SECONDS)
+
+    def _cut_pace(self, now: float) -> None:
+        self._forget_before(now - OBSERVED_SECONDS)
+        if self._accepted:
+            # Over a full second, or since the first success: an early, bursty estimate
+            # errs high, and the next 429 corrects it; one that errs low would linger.
+            span = max(min(OBSERVED_SECONDS, now - self._first_accepted), 0.1)
+            rate = PACE_SHARE * len(self._accepted) / span
+        elif self._pace is None:
+            return  # nothing measured yet (the first replies are all 429s): just pause
+        else:
+            rate = 0.0
+        if self._pace is not None:  # a pause left few successes to count: at most halve
+            rate = max(rate, self._current_pace(now) / 2)
+        self._pace_rate = rate
+        self._paced_at = now
+        if self._pace is None:
+            self._pace = _Bucket(rate * 60)
+        self._pace.set_rate(rate)
+
+    def _current_pace(self, now: float) -> float:
+        return float(self._pace_rate * (1 + PACE_GROWTH) ** max(0.0, now - self._paced_at))
+
+    def _forget_before(self, moment: float) -> None:
+        while self._accepted and self._accepted[0] < moment:
+            self._accepted.popleft()
 
     def paused_for(self) -> float:
         """Seconds left in the pause the server asked for (0.0: none)."""
         return max(0.0, self._pause_until - self._clock())
 
     def _buckets(self, tokens: int) -> list[tuple[_Bucket, float]]:
-        pairs = [(self._requests, 1.0), (self._tokens, float(tokens))]
+        pairs = [(self._requests, 1.0), (self._pace, 1.0), (self._tokens, float(tokens))]
         return [(bucket, amount) for bucket, amount in pairs if bucket is not None]
 
 

@@ -177,7 +177,7 @@ class Gate:
 
     def held_back(self, error: BaseException) -> bool:
         """After a failed send: whether the quota held it back (then send it again)."""
-        sent_at = self._sent_at or time.monotonic()
+        sent_at = self._ready_at or self._sent_at or time.monotonic()
         self._leave()
         self._ready_at = None
         if not (self._limiter.adaptive and quota_error(error)):
@@ -187,7 +187,9 @@ class Gate:
             return False
         assert isinstance(error, APIStatusError)
         asked = retry_after(error.response.headers)
-        self._limiter.throttled(None if asked is None else min(asked, self._max_retry_after))
+        self._limiter.throttled(
+            None if asked is None else min(asked, self._max_retry_after), sent_at
+        )
         if self._window is not None:
             self._window.throttled(sent_at)
         return True

@@ -117,6 +117,35 @@ def test_a_429_pauses_every_reservation() -> None:
     assert limiter.paused_for() == pytest.approx(4.0)  # 1 s now, within the longer pause
 
 
+def test_a_429_paces_every_later_send_at_what_the_server_accepted() -> None:
+    clock = Clock()
+    limiter = Limiter(RateLimit(), clock=clock)  # no configured limit: learned from 429s
+    for _ in range(50):  # 50 accepted over the last second
+        limiter.succeeded()
+        clock.now += 0.02
+    limiter.throttled(0.0, sent_at=clock.now)
+    times = sends_per_window(limiter, clock, 90)
+    assert times[-1] - times[0] == pytest.approx(89 / 45, rel=0.1)  # 0.9 x 50/s
+    # A 429 to a send made before that cut says nothing new: the pace stays.
+    limiter.throttled(0.0, sent_at=clock.now - 5)
+    assert limiter._pace_rate == pytest.approx(45)
+    # Without 429s the pace probes upwards again: 5% a second, compounded.
+    clock.now += 10
+    assert limiter._current_pace(clock.now) == pytest.approx(45 * 1.05**10)
+    # A pause leaves nothing to count: the next cut at most halves the pace.
+    limiter.throttled(0.0, sent_at=clock.now)
+    assert limiter._pace_rate == pytest.approx(45 * 1.05**10 / 2)
+
+
+def test_a_limiter_that_is_not_adaptive_learns_no_pace() -> None:
+    clock = Clock()
+    limiter = Limiter(RateLimit(adaptive=False), clock=clock)
+    for _ in range(50):
+        limiter.succeeded()
+    limiter.throttled(0.0)
+    assert [limiter.reserve(1) for _ in range(20)] == [0.0] * 20
+
+
 def test_the_limiter_is_shared_safely_by_threads() -> None:
     clock = Clock()
     limiter = Limiter(RateLimit(requests_per_minute=600), clock=clock)  # 10/s, burst 1
