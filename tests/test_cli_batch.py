@@ -397,3 +397,23 @@ def test_interrupted_keeps_its_rows_and_a_rerun_resumes(
     assert _batch(source, out) == 0
     assert len(environment.requests) == 30 - len(kept)
     assert sorted(_latest(out)) == list(range(1, 31))
+
+
+def test_the_first_ten_bad_lines_are_shown_then_a_count(
+    environment: EmulatorServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "prompts.jsonl"
+    source.write_text('"ok"\n{"promt": "x"}\n')
+    assert _batch(source, tmp_path / "out.jsonl") == 2
+    assert f"{source}:2: unknown field 'promt' is sent as given; did you mean 'prompt'?" in (
+        capsys.readouterr().err
+    )
+    source.write_text("\n".join(['"ok"'] + ["{not json"] * 12) + "\n")
+    assert _batch(source, tmp_path / "out.jsonl") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[0] for line in err[:10]] == [f"{source}:{n}" for n in range(2, 12)]
+    assert err[10:] == [
+        "... and 2 more invalid lines",
+        f"{source}: 12 invalid lines; nothing was sent",
+    ]
+    assert environment.requests.snapshot() == []
