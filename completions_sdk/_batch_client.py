@@ -7,7 +7,7 @@ runs inside the batch's ``BatchScope``: its sends share a limiter and an adaptiv
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable
 from contextlib import aclosing, closing
 from typing import Any, TypeVar
 
@@ -69,7 +69,7 @@ class BatchMethods(_Batches):
         concurrency: int = 8,
         return_exceptions: bool = False,
         **options: Unpack[RequestOptions],
-    ) -> Iterator[tuple[int, Completion | CompletionsError]]:
+    ) -> Generator[tuple[int, Completion | CompletionsError], None, None]:
         """Complete many requests; yield ``(index, completion)`` as each one ends.
 
         Adapts to the proxy's quota: a 429 pauses every send and halves the requests in
@@ -133,7 +133,7 @@ class BatchMethods(_Batches):
         concurrency: int = 8,
         return_exceptions: bool = False,
         **options: Unpack[RequestOptions],
-    ) -> Iterator[tuple[int, ChatCompletion | CompletionsError]]:
+    ) -> Generator[tuple[int, ChatCompletion | CompletionsError], None, None]:
         """``iter_complete_many`` for chat: ``ChatCompletionRequest``s or dicts of their fields."""
         return self._iter_many(CHAT, requests, concurrency, return_exceptions, options)
 
@@ -168,7 +168,7 @@ class BatchMethods(_Batches):
         concurrency: int,
         return_exceptions: bool,
         options: RequestOptions,
-    ) -> Iterator[tuple[int, ReplyT | CompletionsError]]:
+    ) -> Generator[tuple[int, ReplyT | CompletionsError], None, None]:
         scope, call = self._prepare(endpoint, concurrency, options)
 
         def send(request: RequestBase) -> ReplyT:
@@ -193,7 +193,7 @@ class BatchMethods(_Batches):
         batch = BatchResults(requests, endpoint.request_model, progress=progress)
         outcomes = self._iter_many(endpoint, batch.requests, concurrency, settle, options)
         try:
-            with closing(outcomes):  # type: ignore[type-var]  # an error abandons the rest
+            with closing(outcomes):  # an error abandons the calls in flight
                 for index, outcome in outcomes:
                     batch.add(index, outcome)
         finally:
@@ -217,7 +217,7 @@ class AsyncBatchMethods(_Batches):
         concurrency: int = 8,
         return_exceptions: bool = False,
         **options: Unpack[RequestOptions],
-    ) -> AsyncIterator[tuple[int, Completion | CompletionsError]]:
+    ) -> AsyncGenerator[tuple[int, Completion | CompletionsError], None]:
         """Complete many requests: ``async for index, completion in ...`` as each ends.
 
         See ``Client.iter_complete_many``; leaving the loop cancels the calls in flight.
@@ -259,7 +259,7 @@ class AsyncBatchMethods(_Batches):
         concurrency: int = 8,
         return_exceptions: bool = False,
         **options: Unpack[RequestOptions],
-    ) -> AsyncIterator[tuple[int, ChatCompletion | CompletionsError]]:
+    ) -> AsyncGenerator[tuple[int, ChatCompletion | CompletionsError], None]:
         """``iter_complete_many`` for chat. See ``Client.iter_chat_many``."""
         return self._iter_many(CHAT, requests, concurrency, return_exceptions, options)
 
@@ -294,7 +294,7 @@ class AsyncBatchMethods(_Batches):
         concurrency: int,
         return_exceptions: bool,
         options: RequestOptions,
-    ) -> AsyncIterator[tuple[int, ReplyT | CompletionsError]]:
+    ) -> AsyncGenerator[tuple[int, ReplyT | CompletionsError], None]:
         scope, call = self._prepare(endpoint, concurrency, options)
 
         async def send(request: RequestBase) -> ReplyT:
@@ -318,7 +318,7 @@ class AsyncBatchMethods(_Batches):
         batch = BatchResults(requests, endpoint.request_model, progress=progress)
         outcomes = self._iter_many(endpoint, batch.requests, concurrency, settle, options)
         try:
-            async with aclosing(outcomes):  # type: ignore[type-var]  # an error cancels the rest
+            async with aclosing(outcomes):  # an error cancels the calls in flight
                 async for index, outcome in outcomes:
                     batch.add(index, outcome)
         finally:

@@ -69,18 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--system", default=None, metavar="TEXT", help="a system message first")
     _add_call_arguments(chat, DEFAULT_CHAT_MODEL)
 
-    batch = commands.add_parser(
-        "batch",
-        help="complete every line of a JSONL file, resumable",
-        description="Complete every request of a JSONL file (objects of request fields, or "
-        "strings as prompts) into a JSONL file of results; a rerun skips lines already done.",
-    )
-    batch.add_argument("source", type=Path, help="the JSONL file of requests")
-    batch.add_argument("--out", type=Path, required=True, help="the JSONL file of results")
-    batch.add_argument("--model", default=DEFAULT_MODEL, help=f"default: {DEFAULT_MODEL}")
-    batch.add_argument("--concurrency", type=int, default=8, metavar="N", help="default: 8")
-    batch.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
-    batch.add_argument("--tags", default=None, help="comma-separated deployment tags")
+    _add_batch_command(commands)
 
     emulator = commands.add_parser(
         "emulator",
@@ -93,6 +82,39 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=8080, help="0-65535 (default: 8080)")
     emulator.add_argument("--config", default=None, metavar="FILE", help="a JSON config file")
     return parser
+
+
+def _add_batch_command(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="send every line of a JSONL file, resumable",
+        description="Send every request of a JSONL file (objects of request fields, or "
+        "strings as prompts) and write one result row per line to a JSONL file; a rerun "
+        "sends only the lines without a successful row (failed ones again).",
+    )
+    batch.add_argument("source", type=Path, help="the JSONL file of requests")
+    batch.add_argument("--out", type=Path, help="the JSONL file of results (appended to)")
+    batch.add_argument("--check", action="store_true", help="validate only; send nothing")
+    batch.add_argument(
+        "--endpoint",
+        choices=("completions", "chat", "auto"),
+        default="auto",
+        help="where lines go; auto (default): a line with messages goes to chat",
+    )
+    batch.add_argument("--model", default=None, help="for lines that name none")
+    batch.add_argument("--concurrency", type=int, default=8, metavar="N", help="default: 8")
+    batch.add_argument("--max-retries", type=int, default=None, metavar="N")
+    batch.add_argument("--rpm", type=float, default=None, help="requests per minute allowed")
+    batch.add_argument("--tpm", type=float, default=None, help="tokens per minute allowed")
+    batch.add_argument(
+        "--adaptive",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="shrink and regrow concurrency on 429s (default: on)",
+    )
+    batch.add_argument("--progress", action="store_true", help="a progress line (on a TTY: always)")
+    batch.add_argument("--deployment", default=None, help="default: ENKRYPTAI_DEPLOYMENT")
+    batch.add_argument("--tags", default=None, help="comma-separated deployment tags")
 
 
 def _add_call_arguments(command: argparse.ArgumentParser, default_model: str) -> None:
@@ -234,24 +256,63 @@ def _chat_messages(arguments: argparse.Namespace) -> list[dict[str, str]]:
 
 
 def _run_batch(arguments: argparse.Namespace) -> int:
-    from ._cli_batch import run_batch
+    from ._cli_batch import BatchUsageError, prepare_batch, rate_limit, send_batch, summary
 
-    with _client(arguments) as client:
-        failures = run_batch(
+    try:
+        _check_batch_numbers(arguments)
+        plan = prepare_batch(
+            arguments.source, arguments.out, model=arguments.model, endpoint=arguments.endpoint
+        )
+        limit = rate_limit(arguments.rpm, arguments.tpm, arguments.adaptive)
+    except BatchUsageError as exc:
+        print("\n".join(exc.lines), file=sys.stderr)
+        return EXIT_USAGE
+    if arguments.check:
+        print(summary(plan), file=sys.stderr)
+        return EXIT_OK
+    options = {} if arguments.max_retries is None else {"max_retries": arguments.max_retries}
+    with _client(arguments, rate_limit=limit) as client:
+        failures = send_batch(
             client,
-            arguments.source,
-            arguments.out,
-            model=arguments.model,
+            plan,
             concurrency=arguments.concurrency,
+            options=options,
+            live=arguments.progress or sys.stderr.isatty(),
         )
     return EXIT_API_ERROR if failures else EXIT_OK
 
 
+def _check_batch_numbers(arguments: argparse.Namespace) -> None:
+    from ._cli_batch import BatchUsageError
+
+    problems = [
+        f"completions-sdk: {flag} must be {rule}, got {value}"
+        for flag, value, rule, ok in (
+            ("--concurrency", arguments.concurrency, "at least 1", arguments.concurrency >= 1),
+            (
+                "--max-retries",
+                arguments.max_retries,
+                "0 or more",
+                (arguments.max_retries or 0) >= 0,
+            ),
+            ("--rpm", arguments.rpm, "above 0", arguments.rpm is None or arguments.rpm > 0),
+            ("--tpm", arguments.tpm, "above 0", arguments.tpm is None or arguments.tpm > 0),
+        )
+        if not ok
+    ]
+    if arguments.out is None and not arguments.check:
+        problems.append("completions-sdk: --out FILE is required (unless --check)")
+    if problems:
+        raise BatchUsageError(problems)
+
+
 @contextlib.contextmanager
-def _client(arguments: argparse.Namespace) -> Iterator[Client]:
+def _client(arguments: argparse.Namespace, *, rate_limit: Any = None) -> Iterator[Client]:
     from ._client import Client
 
     options: dict[str, Any] = {"tags": arguments.tags, "deployment": arguments.deployment}
+    if rate_limit is not None:  # only with --rpm, --tpm or --adaptive (RateLimit, issue 14)
+        options["rate_limit"] = rate_limit
     if os.environ.get("ENKRYPTAI_BASE_URL") or os.environ.get("ENKRYPTAI_API_KEY"):
         _check_settings(arguments.deployment)
         with Client(**options) as client:
