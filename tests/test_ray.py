@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from completions_sdk.emulator import Deployment, EmulatorConfig
+from tests._support.docs import samples
 from tests._support.emulator import client_options
 from tests._support.metered import MeteredEmulator, max_in_window
 
@@ -40,19 +41,25 @@ DEFAULTS = {"model": "m", "max_tokens": 8}
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[None]:
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=100 * 2**20,
-        log_to_driver=False,
-        configure_logging=False,
-    )
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    try:
-        yield
-    finally:
-        ray.shutdown()
+def cluster() -> Iterator[MeteredEmulator]:
+    """Ray on 2 CPUs, its workers configured by ``ENKRYPTAI_*`` for the emulator it yields
+    (as a reader's nodes are: the docs' samples name no key or address)."""
+    config = EmulatorConfig(allow_any_deployment=True)
+    with MeteredEmulator(config) as server, pytest.MonkeyPatch.context() as env:
+        for name, value in client_options(server).items():
+            env.setenv(f"ENKRYPTAI_{name.upper()}", value)  # workers inherit ray.init's
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=100 * 2**20,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        try:
+            yield server
+        finally:
+            ray.shutdown()
 
 
 @pytest.fixture
@@ -153,7 +160,7 @@ def _prompts(count: int) -> list[dict[str, Any]]:
 
 
 def test_a_job_keeps_every_row_once_with_failures_as_rows(
-    cluster: None, emulator: MeteredEmulator, tmp_path: Path
+    cluster: MeteredEmulator, emulator: MeteredEmulator, tmp_path: Path
 ) -> None:
     emulator.set_faults("status=503;times=12", deployment="d")
     rows = _prompts(300)
@@ -185,7 +192,7 @@ def test_a_job_keeps_every_row_once_with_failures_as_rows(
 
 
 def test_the_job_wide_quota_holds_in_every_second_at_the_server(
-    cluster: None, emulator: MeteredEmulator
+    cluster: MeteredEmulator, emulator: MeteredEmulator
 ) -> None:
     per_second = 15
     out = ray.data.from_items(_prompts(120)).map_batches(
@@ -209,7 +216,7 @@ def test_the_job_wide_quota_holds_in_every_second_at_the_server(
 
 
 def test_chat_rows_and_the_resume_recipe(
-    cluster: None, emulator: MeteredEmulator, tmp_path: Path
+    cluster: MeteredEmulator, emulator: MeteredEmulator, tmp_path: Path
 ) -> None:
     rows = [{"id": i, "messages": [{"role": "user", "content": f"q{i}"}]} for i in range(60)]
     job = {
@@ -232,3 +239,25 @@ def test_chat_rows_and_the_resume_recipe(
     assert sorted(row["id"] for row in got) == list(range(60))
     assert all(row["error"] is None and row["text"] for row in got)
     assert len(emulator.arrivals) == 60  # nothing sent twice
+
+
+def test_the_docs_job_and_resume_samples_run(
+    cluster: MeteredEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = [json.dumps({"id": i, "prompt": f"row {i}"}) for i in range(40)]
+    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    page = Path(__file__).parents[1] / "docs" / "scale-out.md"
+    job_sample, resume_sample = samples(page)
+    cluster.clear()
+    namespace: dict[str, object] = {}
+    exec(compile("\n" * job_sample.line + job_sample.code, str(page), "exec"), namespace)
+    got = pq.read_table(tmp_path / "results").to_pylist()
+    assert sorted(row["id"] for row in got) == list(range(40))
+    assert all(row["error"] is None for row in got)
+    assert len(cluster.arrivals) == 40
+    assert max_in_window(cluster.arrivals) <= 10 + 1  # the sample's 600 a minute
+    # Run again: every id is written, so nothing is sent and nothing is written twice.
+    exec(compile("\n" * resume_sample.line + resume_sample.code, str(page), "exec"), namespace)
+    assert len(cluster.arrivals) == 40
+    assert len(pq.read_table(tmp_path / "results")) == 40
