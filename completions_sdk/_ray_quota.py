@@ -1,6 +1,7 @@
 """One quota for a whole Ray job: a named actor keeps the schedule, workers lease slots.
 
-``QuotaSchedule`` (run as a Ray actor, one per job and rate) hands out send times spaced
+``QuotaSchedule`` (run as a Ray actor, one per job and rate) hands out send times (on the
+wall clock, the one clock all nodes share) spaced
 by the quota: ``max(60 / requests_per_minute, tokens / (tokens_per_minute / 60))``
 seconds apart, as one timeline, so no one-second window ever holds more than the rate
 allows, whichever worker sends. A worker's ``SharedLimiter`` leases a few slots at a time
@@ -39,7 +40,7 @@ class QuotaSchedule:
         """A schedule for these rates (``None``: that one is not limited)."""
         self._request_gap = 60.0 / requests_per_minute if requests_per_minute else 0.0
         self._token_rate = tokens_per_minute / 60.0 if tokens_per_minute else None
-        self._next = time.monotonic()
+        self._next = time.time()
         self._credit = 0.0  # tokens estimated too high, given back to later leases
         self.leases = 0
         self.pauses = 0
@@ -49,9 +50,10 @@ class QuotaSchedule:
         under-estimates (negative: over-estimates) from earlier sends.
 
         Returns:
-            seconds from now until the first send, and seconds between sends.
+            when the first send may go (``time.time()``: a wall clock, the one clock every
+            node shares, to NTP's milliseconds), and seconds between sends.
         """
-        now = time.monotonic()
+        now = time.time()
         self.leases += 1
         gap = self._request_gap
         if self._token_rate is not None:
@@ -64,13 +66,13 @@ class QuotaSchedule:
             gap = max(gap, (tokens - given_back) / requests / self._token_rate)
         start = max(now, self._next)
         self._next = start + gap * requests
-        return start - now, gap
+        return start, gap
 
     def throttled(self, retry_after: float | None) -> None:
         """The server said 429: no slot before ``retry_after`` seconds from now."""
         self.pauses += 1
         pause = DEFAULT_PAUSE if retry_after is None else retry_after
-        self._next = max(self._next, time.monotonic() + pause)
+        self._next = max(self._next, time.time() + pause)
 
     def stats(self) -> dict[str, int]:
         """How many leases were taken and pauses asked for (for tests and benchmarks)."""
@@ -104,12 +106,11 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         schedule: Any,
         requests_per_second: float,
         *,
-        ready: Callable[[Any], bool] | None = None,
         get: Callable[[Any], Any] | None = None,
     ) -> None:
         """Lease from ``schedule`` (an actor handle) about ``LEASE_SECONDS`` of the rate.
 
-        ``ready`` and ``get`` read an answer (default: ``ray.wait`` and ``ray.get``).
+        ``get`` reads an answer (default: ``ray.get``).
         """
         self._schedule = schedule
         self._size = max(1, min(16, round(requests_per_second * LEASE_SECONDS)))
@@ -117,12 +118,11 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         self._pending: _Lease | None = None  # the next lease, asked for ahead
         self._owed = 0
         self._lock = threading.Lock()
-        self._ready = ready or _ray_ready
         self._get = get or _ray_get
 
     def reserve(self, tokens: int) -> float:
         """Take a slot for one send of about ``tokens``; seconds to wait before sending."""
-        return max(0.0, self._take(tokens) - time.monotonic())
+        return max(0.0, self._take(tokens) - time.time())
 
     async def acquire(self, tokens: int) -> None:
         """Wait for a slot without blocking the event loop (the worker's own send loop).
@@ -133,7 +133,7 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         while True:
             while True:
                 with self._lock:
-                    self._poll()
+                    self._drop_stale()
                     if self._slots:
                         break
                     lease = self._pending = self._pending or self._ask(tokens)
@@ -141,20 +141,19 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
                 with self._lock:
                     if self._pending is lease:
                         self._pending = None
-                        self._add(lease.seen or time.monotonic(), answer)
+                        self._add(answer)
             slot = self._take(tokens)  # a slot is at hand: this does not wait for a lease
-            await asyncio.sleep(max(0.0, slot - time.monotonic()))
-            if time.monotonic() - slot <= _STALE:
+            await asyncio.sleep(max(0.0, slot - time.time()))
+            if time.time() - slot <= _STALE:
                 return
 
     def _take(self, tokens: int) -> float:
         with self._lock:
-            self._poll()
+            self._drop_stale()
             while not self._slots:
                 lease = self._pending or self._ask(tokens)
                 self._pending = None
-                answer = self._get(lease.ref)
-                self._add(lease.seen or time.monotonic(), answer)
+                self._add(self._get(lease.ref))
                 self._drop_stale()
             slot = self._slots.popleft()
             if len(self._slots) <= self._size // 2 and self._pending is None:
@@ -179,40 +178,25 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         owed, self._owed = self._owed, 0
         return _Lease(self._schedule.lease.remote(self._size, tokens * self._size, owed))
 
-    def _poll(self) -> None:
-        # The delay counts from when the schedule answered: slots counted from when the
-        # answer was first seen come a little late (a little under the quota), never early
-        # (over it), and a prefetched lease read later keeps its place in the schedule.
-        lease = self._pending
-        if lease is not None and lease.seen is None and self._ready(lease.ref):
-            lease.seen = time.monotonic()
-        self._drop_stale()
-
-    def _add(self, seen: float, answer: tuple[float, float]) -> None:
-        delay, gap = answer
-        self._slots.extend(seen + delay + gap * index for index in range(self._size))
+    def _add(self, answer: tuple[float, float]) -> None:
+        # Slots in the schedule's own (wall) clock: a lease read late, or answered after
+        # a slow trip, keeps its place in the job's timeline, neither early nor late.
+        first, gap = answer
+        self._slots.extend(first + gap * index for index in range(self._size))
 
     def _drop_stale(self) -> None:
-        limit = time.monotonic() - _STALE
+        limit = time.time() - _STALE
         while self._slots and self._slots[0] < limit:
             self._slots.popleft()
 
 
 class _Lease:
-    """A lease asked for: the schedule's answer to come, and when it was first seen."""
+    """A lease asked for: the schedule's answer to come."""
 
-    __slots__ = ("ref", "seen")
+    __slots__ = ("ref",)
 
     def __init__(self, ref: Any) -> None:
         self.ref = ref
-        self.seen: float | None = None
-
-
-def _ray_ready(ref: Any) -> bool:
-    import ray
-
-    done, _ = ray.wait([ref], timeout=0)
-    return bool(done)
 
 
 def _ray_get(ref: Any) -> Any:

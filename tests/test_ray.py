@@ -11,6 +11,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,12 +112,13 @@ async def test_a_numpy_batch_becomes_plain_requests_and_fixed_columns(
 
 def test_the_schedule_spaces_sends_and_a_429_pauses_everyone() -> None:
     schedule = QuotaSchedule(requests_per_minute=600, tokens_per_minute=None)
+    now = time.time()
     first = schedule.lease(4, 100)
     second = schedule.lease(4, 100)
-    assert first[1] == pytest.approx(0.1) and first[0] == pytest.approx(0, abs=0.05)
-    assert second[0] == pytest.approx(0.4, abs=0.05)  # after the first lease's four slots
+    assert first[1] == pytest.approx(0.1) and first[0] == pytest.approx(now, abs=0.05)
+    assert second[0] == pytest.approx(first[0] + 0.4)  # after the first lease's four slots
     schedule.throttled(2.0)
-    assert schedule.lease(1, 1)[0] >= 1.9
+    assert schedule.lease(1, 1)[0] >= now + 1.9
     tokens = QuotaSchedule(requests_per_minute=None, tokens_per_minute=6000)  # 100 a second
     assert tokens.lease(2, 100)[1] == pytest.approx(0.5)
     tokens.lease(1, 0, owed=-100)  # sends used 100 fewer than estimated: given back
@@ -146,9 +148,7 @@ class _Ready:
 
 async def test_the_limiter_leases_a_few_slots_per_round_trip() -> None:
     schedule = QuotaSchedule(requests_per_minute=6000, tokens_per_minute=None)  # 100/s
-    limiter = SharedLimiter(
-        _Handle(schedule), 100, ready=lambda answer: True, get=lambda answer: answer.value
-    )
+    limiter = SharedLimiter(_Handle(schedule), 100, get=lambda answer: answer.value)
     for _ in range(50):
         await limiter.acquire(10)
     assert schedule.leases <= 50 // 25 + 2  # leases of 25 slots, not one per send
