@@ -77,6 +77,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=240)
     parser.add_argument("--per-actor", type=int, default=8)
     parser.add_argument("--quota", type=int, default=20, help="requests a second")
+    parser.add_argument(
+        "--headroom", type=float, default=1.0, help="the job's rate_limit, as a share of --quota"
+    )
     parser.add_argument("--limit", type=float, default=900, help="seconds for the whole run")
     parser.add_argument(
         "--runs", default="free,quota,unpaced", help="which of free,quota,unpaced to run"
@@ -96,7 +99,8 @@ def main() -> None:
     runs = args.runs.split(",")
     plans = []  # (server quota, job rate, actors)
     plans += [(None, None, a) for a in (1, 2, 4) if "free" in runs]
-    plans += [(args.quota, args.quota, a) for a in (1, 2, 4) if "quota" in runs]
+    rate = args.quota * args.headroom
+    plans += [(args.quota, rate, a) for a in (1, 2, 4) if "quota" in runs]
     plans += [(args.quota, None, 4)] if "unpaced" in runs else []
     try:
         for server_quota, rate, actors in plans:

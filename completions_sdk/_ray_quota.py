@@ -25,6 +25,7 @@ __all__ = ["LEASE_SECONDS", "QuotaSchedule", "SharedLimiter", "schedule_actor"]
 LEASE_SECONDS = 0.25
 """How much of the job's rate one lease holds: the most a worker sends after a pause."""
 DEFAULT_PAUSE = 1.0  # seconds, after a 429 without Retry-After
+_DEAD = frozenset({"ActorDiedError", "RayActorError", "ActorUnavailableError"})
 _STALE = 0.1  # a leased slot this far in the past was not used in time: dropped, not burst
 
 try:  # MERGE: issue 14's Limiter; until it lands the limiter stands alone.
@@ -107,10 +108,13 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         requests_per_second: float,
         *,
         get: Callable[[Any], Any] | None = None,
+        reconnect: Callable[[], Any] | None = None,
     ) -> None:
         """Lease from ``schedule`` (an actor handle) about ``LEASE_SECONDS`` of the rate.
 
-        ``get`` reads an answer (default: ``ray.get``).
+        ``get`` reads an answer (default: ``ray.get``); ``reconnect`` finds the schedule
+        again when it died with the worker that owned it (an earlier job of the same
+        driver, a lost node).
         """
         self._schedule = schedule
         self._size = max(1, min(16, round(requests_per_second * LEASE_SECONDS)))
@@ -119,6 +123,7 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         self._owed = 0
         self._lock = threading.Lock()
         self._get = get or _ray_get
+        self._reconnect = reconnect
 
     def reserve(self, tokens: int) -> float:
         """Take a slot for one send of about ``tokens``; seconds to wait before sending."""
@@ -137,7 +142,10 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
                     if self._slots:
                         break
                     lease = self._pending = self._pending or self._ask(tokens)
-                answer = await lease.ref
+                try:
+                    answer = await lease.ref
+                except Exception as error:
+                    answer = self._recover(error, lease, tokens)
                 with self._lock:
                     if self._pending is lease:
                         self._pending = None
@@ -153,7 +161,11 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
             while not self._slots:
                 lease = self._pending or self._ask(tokens)
                 self._pending = None
-                self._add(self._get(lease.ref))
+                try:
+                    answer = self._get(lease.ref)
+                except Exception as error:
+                    answer = self._recover(error, lease, tokens)
+                self._add(answer)
                 self._drop_stale()
             slot = self._slots.popleft()
             if len(self._slots) <= self._size // 2 and self._pending is None:
@@ -177,6 +189,16 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
     def _ask(self, tokens: int) -> _Lease:
         owed, self._owed = self._owed, 0
         return _Lease(self._schedule.lease.remote(self._size, tokens * self._size, owed))
+
+    def _recover(self, error: Exception, lease: _Lease, tokens: int) -> Any:
+        """The schedule died: find or make it again, once, and ask it anew."""
+        if self._reconnect is None or type(error).__name__ not in _DEAD:
+            raise error
+        self._schedule = self._reconnect()
+        fresh = self._ask(tokens)
+        if self._pending is lease:
+            self._pending = fresh
+        return self._get(fresh.ref)
 
     def _add(self, answer: tuple[float, float]) -> None:
         # Slots in the schedule's own (wall) clock: a lease read late, or answered after

@@ -79,7 +79,9 @@ class _RowMapper:
         if rates is not None:
             # Only tokens limited: lease as if DEFAULT_CONCURRENCY requests a second.
             rate = (rates[0] or 60.0 * DEFAULT_CONCURRENCY) / 60.0
-            self._limiter = SharedLimiter(schedule_actor(*rates), rate)
+            self._limiter = SharedLimiter(
+                schedule_actor(*rates), rate, reconnect=lambda: schedule_actor(*rates)
+            )
 
     async def __call__(self, batch: Any) -> AsyncIterator[pa.Table]:
         """Send every row of ``batch``; yield it with the output columns, one row per row.
