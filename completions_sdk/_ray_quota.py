@@ -31,7 +31,7 @@ _STALE = 0.1  # a leased slot this far in the past was not used in time: dropped
 try:  # MERGE: issue 14's Limiter; until it lands the limiter stands alone.
     from ._quota import Limiter as _LimiterBase  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the merge
-    _LimiterBase = object
+    _LimiterBase = object  # type: ignore[misc,assignment,unused-ignore]
 
 
 class QuotaSchedule:
@@ -177,7 +177,7 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         with self._lock:
             self._owed += used - estimated
 
-    def throttled(self, retry_after: float | None) -> None:
+    def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
         """A 429: pause the whole job's schedule, and drop this worker's slots."""
         with self._lock:
             self._slots.clear()
