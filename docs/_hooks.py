@@ -1,6 +1,6 @@
 """MkDocs hook: the API reference must cover the public API, no more and no less.
 
-Every name in ``completions_sdk.__all__`` (and the emulator's and the pytest plugin's)
+Every name in ``completions_sdk.__all__`` (and the emulator's, Ray's and the pytest plugin's)
 needs a ``::: completions_sdk.NAME`` block on some page, and every such block must name
 something public. A gap or a stale entry is logged as a warning, which fails
 ``mkdocs build --strict``: adding a public name without documenting it breaks the build.
@@ -15,7 +15,12 @@ from typing import Any
 
 log = logging.getLogger("mkdocs.hooks.api_reference")
 
-MODULES = ("completions_sdk", "completions_sdk.emulator", "completions_sdk.testing")
+MODULES = (
+    "completions_sdk",
+    "completions_sdk.emulator",
+    "completions_sdk.ray",
+    "completions_sdk.testing",
+)
 UNDOCUMENTED = {"completions_sdk.__version__"}  # stated in prose on the reference index
 _DIRECTIVE = re.compile(r"^:::\s+(completions_sdk[\w.]*)\s*$", re.MULTILINE)
 _documented: set[str] = set()

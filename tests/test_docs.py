@@ -17,49 +17,28 @@ import ipaddress
 import itertools
 import re
 import socket
-import textwrap
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
 from completions_sdk import AsyncClient, Client
 from completions_sdk.emulator import EmulatorServer
+from tests._support.docs import samples
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 PROXY_PAGE = DOCS / "proxy-api.md"
-FENCE = re.compile(
-    r"^(?P<indent>[ ]*)```python[^\n]*\n(?P<code>.*?)^(?P=indent)```[ ]*$", re.MULTILINE | re.DOTALL
-)
-SKIP = re.compile(r"<!--\s*docs-test:\s*skip\b(?P<reason>[^>]*)-->")
-INCLUDE = "--8<--"  # a file pulled in by pymdownx.snippets: examples/ are run on their own
 
-
-class Sample(NamedTuple):
-    """One fenced Python block of a page."""
-
-    line: int
-    code: str
-    skip: str | None
-
-
-def samples(page: Path) -> list[Sample]:
-    """The Python blocks of ``page``, with the reason each skipped one gives."""
-    text = page.read_text(encoding="utf-8")
-    found = []
-    for match in FENCE.finditer(text):
-        line = text.count("\n", 0, match.start()) + 1
-        before = text[: match.start()].rstrip().rsplit("\n", 1)[-1]
-        marker = SKIP.search(before)
-        code = textwrap.dedent(match["code"])
-        if INCLUDE not in code:
-            found.append(Sample(line, code, marker["reason"].strip() if marker else None))
-    return found
-
-
-PAGES = [*sorted(page for page in DOCS.rglob("*.md") if samples(page)), README]
+# Pages whose samples need more than the SDK: another test module runs them.
+RUN_ELSEWHERE = {"scale-out.md"}  # needs Ray: tests/test_ray.py
+PAGES = [
+    *sorted(
+        page for page in DOCS.rglob("*.md") if samples(page) and page.name not in RUN_ELSEWHERE
+    ),
+    README,
+]
 
 
 def test_skipped_samples_say_why() -> None:

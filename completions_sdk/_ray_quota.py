@@ -1,0 +1,227 @@
+"""One quota for a whole Ray job: a named actor keeps the schedule, workers lease slots.
+
+``QuotaSchedule`` (run as a Ray actor, one per job and rate) hands out send times (on the
+wall clock, the one clock all nodes share) spaced
+by the quota: ``max(60 / requests_per_minute, tokens / (tokens_per_minute / 60))``
+seconds apart, as one timeline, so no one-second window ever holds more than the rate
+allows, whichever worker sends. A worker's ``SharedLimiter`` leases a few slots at a time
+(about ``LEASE_SECONDS`` of the job's rate) and fetches the next lease while it spends
+the last, so a send is not a round trip to the schedule. A 429 reported by any worker
+pauses the schedule; the others see the pause at their next lease, within
+``LEASE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["LEASE_SECONDS", "QuotaSchedule", "SharedLimiter", "schedule_actor"]
+
+LEASE_SECONDS = 0.25
+"""How much of the job's rate one lease holds: the most a worker sends after a pause."""
+DEFAULT_PAUSE = 1.0  # seconds, after a 429 without Retry-After
+_DEAD = frozenset({"ActorDiedError", "RayActorError", "ActorUnavailableError"})
+_STALE = 0.1  # a leased slot this far in the past was not used in time: dropped, not burst
+
+try:  # MERGE: issue 14's Limiter; until it lands the limiter stands alone.
+    from ._quota import Limiter as _LimiterBase  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - depends on the merge
+    _LimiterBase = object  # type: ignore[misc,assignment,unused-ignore]
+
+
+class QuotaSchedule:
+    """The job's send schedule; plain Python, made a Ray actor by ``schedule_actor``."""
+
+    def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
+        """A schedule for these rates (``None``: that one is not limited)."""
+        self._request_gap = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._token_rate = tokens_per_minute / 60.0 if tokens_per_minute else None
+        self._next = time.time()
+        self._credit = 0.0  # tokens estimated too high, given back to later leases
+        self.leases = 0
+        self.pauses = 0
+
+    def lease(self, requests: int, tokens: int, owed: int = 0) -> tuple[float, float]:
+        """Reserve ``requests`` sends of ``tokens`` in all, after ``owed`` tokens of
+        under-estimates (negative: over-estimates) from earlier sends.
+
+        Returns:
+            when the first send may go (``time.time()``: a wall clock, the one clock every
+            node shares, to NTP's milliseconds), and seconds between sends.
+        """
+        now = time.time()
+        self.leases += 1
+        gap = self._request_gap
+        if self._token_rate is not None:
+            if owed > 0:  # sends that used more than estimated push the schedule back
+                self._next = max(self._next, now) + owed / self._token_rate
+            else:
+                self._credit -= owed
+            given_back = min(self._credit, tokens)
+            self._credit -= given_back
+            gap = max(gap, (tokens - given_back) / requests / self._token_rate)
+        start = max(now, self._next)
+        self._next = start + gap * requests
+        return start, gap
+
+    def throttled(self, retry_after: float | None) -> None:
+        """The server said 429: no slot before ``retry_after`` seconds from now."""
+        self.pauses += 1
+        pause = DEFAULT_PAUSE if retry_after is None else retry_after
+        self._next = max(self._next, time.time() + pause)
+
+    def stats(self) -> dict[str, int]:
+        """How many leases were taken and pauses asked for (for tests and benchmarks)."""
+        return {"leases": self.leases, "pauses": self.pauses}
+
+
+def schedule_actor(requests_per_minute: float | None, tokens_per_minute: float | None) -> Any:
+    """The job's ``QuotaSchedule`` actor for these rates: found, or made if first.
+
+    Named in the job's own (anonymous) namespace, so two jobs never share one, and owned by
+    the worker that made it: it ends with the job, never outlives it.
+    """
+    import ray
+
+    name = f"completions_sdk.quota:{requests_per_minute}:{tokens_per_minute}"
+    remote = ray.remote(num_cpus=0, max_restarts=-1)(QuotaSchedule)
+    return remote.options(name=name, get_if_exists=True).remote(
+        requests_per_minute, tokens_per_minute
+    )
+
+
+class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore]
+    """A worker's side of the job's quota: the four ``Limiter`` methods over leased slots.
+
+    Thread-safe; ``reserve`` waits for the schedule only when no lease is at hand (the
+    async ``acquire`` awaits it instead).
+    """
+
+    def __init__(
+        self,
+        schedule: Any,
+        requests_per_second: float,
+        *,
+        get: Callable[[Any], Any] | None = None,
+        reconnect: Callable[[], Any] | None = None,
+    ) -> None:
+        """Lease from ``schedule`` (an actor handle) about ``LEASE_SECONDS`` of the rate.
+
+        ``get`` reads an answer (default: ``ray.get``); ``reconnect`` finds the schedule
+        again when it died with the worker that owned it (an earlier job of the same
+        driver, a lost node).
+        """
+        self._schedule = schedule
+        self._size = max(1, min(16, round(requests_per_second * LEASE_SECONDS)))
+        self._slots: collections.deque[float] = collections.deque()
+        self._pending: _Lease | None = None  # the next lease, asked for ahead
+        self._owed = 0
+        self._lock = threading.Lock()
+        self._get = get or _ray_get
+        self._reconnect = reconnect
+
+    def reserve(self, tokens: int) -> float:
+        """Take a slot for one send of about ``tokens``; seconds to wait before sending."""
+        return max(0.0, self._take(tokens) - time.time())
+
+    async def acquire(self, tokens: int) -> None:
+        """Wait for a slot without blocking the event loop (the worker's own send loop).
+
+        A wait that ends too late (a busy loop, a descheduled process) loses its slot
+        and takes another: sent late, it would bunch up with the slots after it.
+        """
+        while True:
+            while True:
+                with self._lock:
+                    self._drop_stale()
+                    if self._slots:
+                        break
+                    lease = self._pending = self._pending or self._ask(tokens)
+                try:
+                    answer = await lease.ref
+                except Exception as error:
+                    answer = self._recover(error, lease, tokens)
+                with self._lock:
+                    if self._pending is lease:
+                        self._pending = None
+                        self._add(answer)
+            slot = self._take(tokens)  # a slot is at hand: this does not wait for a lease
+            await asyncio.sleep(max(0.0, slot - time.time()))
+            if time.time() - slot <= _STALE:
+                return
+
+    def _take(self, tokens: int) -> float:
+        with self._lock:
+            self._drop_stale()
+            while not self._slots:
+                lease = self._pending or self._ask(tokens)
+                self._pending = None
+                try:
+                    answer = self._get(lease.ref)
+                except Exception as error:
+                    answer = self._recover(error, lease, tokens)
+                self._add(answer)
+                self._drop_stale()
+            slot = self._slots.popleft()
+            if len(self._slots) <= self._size // 2 and self._pending is None:
+                self._pending = self._ask(tokens)  # the next lease, while this one lasts
+        return slot
+
+    def correct(self, estimated: int, used: int) -> None:
+        """Usage known: the difference rides along with the next lease."""
+        with self._lock:
+            self._owed += used - estimated
+
+    def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
+        """A 429: pause the whole job's schedule, and drop this worker's slots."""
+        with self._lock:
+            self._slots.clear()
+        self._schedule.throttled.remote(retry_after)  # no wait: the next lease sees it
+
+    def succeeded(self) -> None:
+        """Nothing to do: the pace is the schedule's."""
+
+    def _ask(self, tokens: int) -> _Lease:
+        owed, self._owed = self._owed, 0
+        return _Lease(self._schedule.lease.remote(self._size, tokens * self._size, owed))
+
+    def _recover(self, error: Exception, lease: _Lease, tokens: int) -> Any:
+        """The schedule died: find or make it again, once, and ask it anew."""
+        if self._reconnect is None or type(error).__name__ not in _DEAD:
+            raise error
+        self._schedule = self._reconnect()
+        fresh = self._ask(tokens)
+        if self._pending is lease:
+            self._pending = fresh
+        return self._get(fresh.ref)
+
+    def _add(self, answer: tuple[float, float]) -> None:
+        # Slots in the schedule's own (wall) clock: a lease read late, or answered after
+        # a slow trip, keeps its place in the job's timeline, neither early nor late.
+        first, gap = answer
+        self._slots.extend(first + gap * index for index in range(self._size))
+
+    def _drop_stale(self) -> None:
+        limit = time.time() - _STALE
+        while self._slots and self._slots[0] < limit:
+            self._slots.popleft()
+
+
+class _Lease:
+    """A lease asked for: the schedule's answer to come."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, ref: Any) -> None:
+        self.ref = ref
+
+
+def _ray_get(ref: Any) -> Any:
+    import ray
+
+    return ray.get(ref)

@@ -1,0 +1,273 @@
+"""``completions_sdk.ray`` on a local Ray (2 CPUs) against the emulator on a real port.
+
+Ray's workers are other processes: what they sent is counted at the server
+(``MeteredEmulator``). The rows and the quota schedule are also checked in-process,
+without a cluster, where that is enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from completions_sdk.emulator import Deployment, EmulatorConfig
+from tests._support.docs import samples
+from tests._support.emulator import client_options
+from tests._support.metered import MeteredEmulator, max_in_window
+
+ray = pytest.importorskip("ray")
+np = pytest.importorskip("numpy")
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from completions_sdk._ray_quota import QuotaSchedule, SharedLimiter  # noqa: E402
+from completions_sdk._ray_rows import OUTPUT_COLUMNS  # noqa: E402
+from completions_sdk.ray import ChatCompletions, Completions  # noqa: E402
+
+pytestmark = [
+    # On 2 shared cores ray.init alone was measured at 10 s idle and 45 s under load.
+    pytest.mark.timeout(300),
+    # Ray's own modules warn about Ray's own settings (DataContext's deprecated fields).
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:ray"),
+    # Ray prefers expressions to Python functions in filter(); the recipe's is tiny.
+    pytest.mark.filterwarnings("ignore:Use 'expr' instead of 'fn':UserWarning"),
+]
+DEFAULTS = {"model": "m", "max_tokens": 8}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[MeteredEmulator]:
+    """Ray on 2 CPUs, its workers configured by ``ENKRYPTAI_*`` for the emulator it yields
+    (as a reader's nodes are: the docs' samples name no key or address)."""
+    config = EmulatorConfig(allow_any_deployment=True)
+    with MeteredEmulator(config) as server, pytest.MonkeyPatch.context() as env:
+        for name, value in client_options(server).items():
+            env.setenv(f"ENKRYPTAI_{name.upper()}", value)  # workers inherit ray.init's
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            object_store_memory=100 * 2**20,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        try:
+            yield server
+        finally:
+            ray.shutdown()
+
+
+@pytest.fixture
+def emulator() -> Iterator[MeteredEmulator]:
+    config = EmulatorConfig(deployments={"d": Deployment(blocked_keywords=("forbidden",))})
+    with MeteredEmulator(config) as server:
+        yield server
+
+
+def options(server: MeteredEmulator, **more: Any) -> dict[str, Any]:
+    return {**client_options(server), "max_retries": 0, **more}
+
+
+def test_importing_the_sdk_does_not_import_ray() -> None:
+    code = "import sys, completions_sdk; assert 'ray' not in sys.modules, 'ray imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_numpy_batch_becomes_plain_requests_and_fixed_columns(
+    emulator: MeteredEmulator,
+) -> None:
+    # Ray's default batch: numpy arrays; token ids as an object array of arrays; NaN unset.
+    prompts = np.empty(3, dtype=object)
+    prompts[:] = [np.array([1, 2, 3]), np.array([4, 5]), np.array([6])]
+    batch = {
+        "id": np.arange(3),
+        "prompt": prompts,
+        "max_tokens": np.array([np.nan, 3.0, -1.0]),
+    }
+    mapper = Completions(
+        client_options=options(emulator, deployment="d"), request_defaults=DEFAULTS
+    )
+    [table] = [table async for table in mapper(batch)]
+    rows = table.to_pylist()
+    assert [row["id"] for row in rows] == [0, 1, 2]
+    bodies = [request.body for request in emulator.requests]
+    assert [body["prompt"] for body in bodies] == [[1, 2, 3], [4, 5]]  # plain ints
+    assert [body["max_tokens"] for body in bodies] == [8, 3]  # NaN: the default
+    assert rows[0]["error"] is None and rows[0]["text"] and rows[0]["total_tokens"] > 0
+    assert json.loads(rows[0]["policy_detections"]) is not None
+    invalid = json.loads(rows[2]["error"])
+    assert invalid["type"] == "ValidationError" and "max_tokens" in invalid["message"]
+    assert emulator.api_key not in table.to_pandas().to_json()
+    for name, type_name in OUTPUT_COLUMNS.items():
+        assert table.schema.field(name).type == getattr(pa, type_name)()
+
+
+def test_the_schedule_spaces_sends_and_a_429_pauses_everyone() -> None:
+    schedule = QuotaSchedule(requests_per_minute=600, tokens_per_minute=None)
+    now = time.time()
+    first = schedule.lease(4, 100)
+    second = schedule.lease(4, 100)
+    assert first[1] == pytest.approx(0.1) and first[0] == pytest.approx(now, abs=0.05)
+    assert second[0] == pytest.approx(first[0] + 0.4)  # after the first lease's four slots
+    schedule.throttled(2.0)
+    assert schedule.lease(1, 1)[0] >= now + 1.9
+    tokens = QuotaSchedule(requests_per_minute=None, tokens_per_minute=6000)  # 100 a second
+    assert tokens.lease(2, 100)[1] == pytest.approx(0.5)
+    tokens.lease(1, 0, owed=-100)  # sends used 100 fewer than estimated: given back
+    assert tokens.lease(2, 100)[1] == pytest.approx(0.0)
+
+
+class _Handle:
+    """A stand-in for an actor handle: ``.lease.remote`` returns the answer itself."""
+
+    def __init__(self, schedule: QuotaSchedule) -> None:
+        self.lease = type("M", (), {"remote": staticmethod(_Ready.wrap(schedule.lease))})
+        self.throttled = type("M", (), {"remote": staticmethod(schedule.throttled)})
+
+
+class _Ready:
+    @staticmethod
+    def wrap(method: Any) -> Any:
+        return lambda *args: _Ready(method(*args))
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __await__(self) -> Any:
+        yield from asyncio.sleep(0).__await__()
+        return self.value
+
+
+async def test_the_limiter_leases_a_few_slots_per_round_trip() -> None:
+    schedule = QuotaSchedule(requests_per_minute=6000, tokens_per_minute=None)  # 100/s
+    limiter = SharedLimiter(_Handle(schedule), 100, get=lambda answer: answer.value)
+    for _ in range(50):
+        await limiter.acquire(10)
+    assert schedule.leases <= 50 // 25 + 2  # leases of 25 slots, not one per send
+    limiter.throttled(None)
+    assert schedule.stats()["pauses"] == 1
+
+
+def _prompts(count: int) -> list[dict[str, Any]]:
+    return [
+        {"id": i, "prompt": "forbidden word" if i % 50 == 7 else f"row {i}", "max_tokens": None}
+        for i in range(count)
+    ]
+
+
+def test_a_job_keeps_every_row_once_with_failures_as_rows(
+    cluster: MeteredEmulator, emulator: MeteredEmulator, tmp_path: Path
+) -> None:
+    emulator.set_faults("status=503;times=12", deployment="d")
+    rows = _prompts(300)
+    rows[5]["max_tokens"] = -3  # invalid: an error row, never sent
+    out = ray.data.from_items(rows).map_batches(
+        Completions,
+        fn_constructor_kwargs={
+            "client_options": options(emulator, deployment="d"),
+            "request_defaults": DEFAULTS,
+        },
+        concurrency=2,
+        num_cpus=0.25,  # waiting on sockets: leave CPUs to the reads and writes
+        batch_size=32,
+    )
+    out.write_parquet(str(tmp_path))
+    files = sorted(tmp_path.glob("*.parquet"))
+    # The output columns have one type in every file, success or error (an input column
+    # that is null in a whole block is Ray's to type, not ours).
+    schemas = {
+        tuple(str(pq.read_schema(file).field(name).type) for name in OUTPUT_COLUMNS)
+        for file in files
+    }
+    assert schemas == {tuple(OUTPUT_COLUMNS.values())}, schemas
+    got = pq.read_table(tmp_path).to_pylist()
+    assert sorted(row["id"] for row in got) == list(range(300))
+    errors = [json.loads(row["error"]) for row in got if row["error"] is not None]
+    kinds = sorted((error["type"], error["status"]) for error in errors)
+    assert kinds.count(("InternalServerError", 503)) == 12  # the first 12 sends, whichever
+    assert kinds.count(("ValidationError", None)) == 1
+    blocked = kinds.count(("GuardrailViolation", 400))
+    assert blocked <= 6 and len(errors) == 12 + 1 + blocked  # 6 blocked, unless a 503 first
+    assert all(row["text"] for row in got if row["error"] is None)
+    assert len(emulator.arrivals) == 299  # each valid row sent once, no retries asked for
+
+
+def test_the_job_wide_quota_holds_in_every_second_at_the_server(
+    cluster: MeteredEmulator, emulator: MeteredEmulator
+) -> None:
+    per_second = 10  # as the docs' sample: its job, run next, finds this one's dead schedule
+    out = ray.data.from_items(_prompts(120)).map_batches(
+        Completions,
+        fn_constructor_kwargs={
+            "client_options": options(
+                emulator, rate_limit={"requests_per_minute": per_second * 60}
+            ),
+            "request_defaults": DEFAULTS,
+            "concurrency": 32,  # far more than the quota lets through: it must pace
+        },
+        concurrency=2,
+        num_cpus=0.25,
+        batch_size=16,
+    )
+    got = out.take_all()
+    assert sorted(row["id"] for row in got) == list(range(120))
+    # Counted where the server parses them: a descheduled worker or server (2 shared
+    # cores) can still bunch a couple; never a second's worth.
+    assert max_in_window(emulator.arrivals) <= per_second + 2
+    assert len(emulator.arrivals) == 120
+
+
+def test_chat_rows_and_the_resume_recipe(
+    cluster: MeteredEmulator, emulator: MeteredEmulator, tmp_path: Path
+) -> None:
+    rows = [{"id": i, "messages": [{"role": "user", "content": f"q{i}"}]} for i in range(60)]
+    job = {
+        "fn_constructor_kwargs": {
+            "client_options": options(emulator),
+            "request_defaults": DEFAULTS,
+        },
+        "concurrency": 1,
+        "num_cpus": 0.25,
+        "batch_size": 20,
+    }
+    # A first run that stopped after part of the data was written.
+    done = tmp_path / "out"
+    ray.data.from_items(rows[:25]).map_batches(ChatCompletions, **job).write_parquet(str(done))
+    # The recipe (docs/scale-out.md, "Resume"): skip the ids already written, write the rest.
+    written = set(pq.read_table(done, columns=["id"]).column("id").to_pylist())
+    rest = ray.data.from_items(rows).filter(lambda row: row["id"] not in written)
+    rest.map_batches(ChatCompletions, **job).write_parquet(str(done))
+    got = pq.read_table(done).to_pylist()
+    assert sorted(row["id"] for row in got) == list(range(60))
+    assert all(row["error"] is None and row["text"] for row in got)
+    assert len(emulator.arrivals) == 60  # nothing sent twice
+
+
+def test_the_docs_job_and_resume_samples_run(
+    cluster: MeteredEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = [json.dumps({"id": i, "prompt": f"row {i}"}) for i in range(40)]
+    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    page = Path(__file__).parents[1] / "docs" / "scale-out.md"
+    job_sample, resume_sample = samples(page)
+    cluster.clear()
+    namespace: dict[str, object] = {}
+    exec(compile("\n" * job_sample.line + job_sample.code, str(page), "exec"), namespace)
+    got = pq.read_table(tmp_path / "results").to_pylist()
+    assert sorted(row["id"] for row in got) == list(range(40))
+    assert all(row["error"] is None for row in got)
+    assert len(cluster.arrivals) == 40
+    assert max_in_window(cluster.arrivals) <= 10 + 2  # the sample's 600 a minute
+    # Run again: every id is written, so nothing is sent and nothing is written twice.
+    exec(compile("\n" * resume_sample.line + resume_sample.code, str(page), "exec"), namespace)
+    assert len(cluster.arrivals) == 40
+    assert len(pq.read_table(tmp_path / "results")) == 40
