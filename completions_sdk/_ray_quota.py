@@ -13,12 +13,13 @@ pauses the schedule; the others see the pause at their next lease, within
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+
+from ._quota import Limiter, RateLimit
 
 __all__ = ["LEASE_SECONDS", "QuotaSchedule", "SharedLimiter", "schedule_actor"]
 
@@ -27,11 +28,6 @@ LEASE_SECONDS = 0.25
 DEFAULT_PAUSE = 1.0  # seconds, after a 429 without Retry-After
 _DEAD = frozenset({"ActorDiedError", "RayActorError", "ActorUnavailableError"})
 _STALE = 0.1  # a leased slot this far in the past was not used in time: dropped, not burst
-
-try:  # MERGE: issue 14's Limiter; until it lands the limiter stands alone.
-    from ._quota import Limiter as _LimiterBase  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - depends on the merge
-    _LimiterBase = object  # type: ignore[misc,assignment,unused-ignore]
 
 
 class QuotaSchedule:
@@ -95,11 +91,13 @@ def schedule_actor(requests_per_minute: float | None, tokens_per_minute: float |
     )
 
 
-class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore]
-    """A worker's side of the job's quota: the four ``Limiter`` methods over leased slots.
+class SharedLimiter(Limiter):
+    """A worker's side of the job's quota: the ``Limiter`` its client's sends go through.
 
-    Thread-safe; ``reserve`` waits for the schedule only when no lease is at hand (the
-    async ``acquire`` awaits it instead).
+    Thread-safe. ``reserve`` takes a leased slot; it waits for the schedule (``ray.get``)
+    only when none is at hand, which ``prefetch``, awaited before each send, makes rare.
+    The client's own machinery does the rest: a 429 pauses this worker at once and the
+    whole job at its next lease; the reply's ``usage`` settles the token estimate.
     """
 
     def __init__(
@@ -116,6 +114,9 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         again when it died with the worker that owned it (an earlier job of the same
         driver, a lost node).
         """
+        # Adaptive, with no buckets of its own: the client's 429s come here (a pause of
+        # this worker and of the schedule); the pace is the schedule's.
+        super().__init__(RateLimit(adaptive=True))
         self._schedule = schedule
         self._size = max(1, min(16, round(requests_per_second * LEASE_SECONDS)))
         self._slots: collections.deque[float] = collections.deque()
@@ -129,31 +130,26 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         """Take a slot for one send of about ``tokens``; seconds to wait before sending."""
         return max(0.0, self._take(tokens) - time.time())
 
-    async def acquire(self, tokens: int) -> None:
-        """Wait for a slot without blocking the event loop (the worker's own send loop).
+    async def prefetch(self, tokens: int) -> None:
+        """Have a slot at hand, awaiting a lease without blocking the event loop.
 
-        A wait that ends too late (a busy loop, a descheduled process) loses its slot
-        and takes another: sent late, it would bunch up with the slots after it.
+        Awaited by the worker's send loop just before a call: the client's ``reserve``
+        that follows, with no suspension in between, then takes the slot at once.
         """
         while True:
-            while True:
-                with self._lock:
-                    self._drop_stale()
-                    if self._slots:
-                        break
-                    lease = self._pending = self._pending or self._ask(tokens)
-                try:
-                    answer = await lease.ref
-                except Exception as error:
-                    answer = self._recover(error, lease, tokens)
-                with self._lock:
-                    if self._pending is lease:
-                        self._pending = None
-                        self._add(answer)
-            slot = self._take(tokens)  # a slot is at hand: this does not wait for a lease
-            await asyncio.sleep(max(0.0, slot - time.time()))
-            if time.time() - slot <= _STALE:
-                return
+            with self._lock:
+                self._drop_stale()
+                if self._slots:
+                    return
+                lease = self._pending = self._pending or self._ask(tokens)
+            try:
+                answer = await lease.ref
+            except Exception as error:
+                answer = self._recover(error, lease, tokens)
+            with self._lock:
+                if self._pending is lease:
+                    self._pending = None
+                    self._add(answer)
 
     def _take(self, tokens: int) -> float:
         with self._lock:
@@ -177,14 +173,19 @@ class SharedLimiter(_LimiterBase):  # type: ignore[misc,valid-type,unused-ignore
         with self._lock:
             self._owed += used - estimated
 
+    def release(self, tokens: int) -> None:
+        """A slot taken but not used (its call ran out of time): it is let go."""
+
     def throttled(self, retry_after: float | None, sent_at: float | None = None) -> None:
-        """A 429: pause the whole job's schedule, and drop this worker's slots."""
+        """A 429: pause this worker now, and the whole job's schedule from its next lease."""
         with self._lock:
             self._slots.clear()
+            pause = DEFAULT_PAUSE if retry_after is None else retry_after
+            self._pause_until = max(self._pause_until, self._clock() + pause)
         self._schedule.throttled.remote(retry_after)  # no wait: the next lease sees it
 
     def succeeded(self) -> None:
-        """Nothing to do: the pace is the schedule's."""
+        """Nothing to learn: the pace is the schedule's."""
 
     def _ask(self, tokens: int) -> _Lease:
         owed, self._owed = self._owed, 0

@@ -126,7 +126,6 @@ def _columns(outcome: Outcome) -> dict[str, Any]:
             row["prompt_tokens"] = outcome.usage.prompt_tokens
             row["completion_tokens"] = outcome.usage.completion_tokens
             row["total_tokens"] = outcome.usage.total_tokens
-        # MERGE: issue 15 adds Completion.request_id; until then replies have none.
         row["request_id"] = getattr(outcome, "request_id", None)
         if outcome.policy_detections is not None:
             row["policy_detections"] = outcome.policy_detections.model_dump_json(

@@ -22,18 +22,17 @@ Examples:
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._chat_request import ChatCompletionRequest
 from ._client import AsyncClient
-from ._exceptions import CompletionsError, RateLimitError
+from ._exceptions import CompletionsError
+from ._quota import RateLimit, estimate_tokens
 from ._ray_quota import SharedLimiter, schedule_actor
 from ._ray_rows import Outcome, as_table, request_of, row_fields, with_outcomes
 from ._request import CompletionRequest
 from ._request_base import RequestBase
-from ._retry import retry_after
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -67,21 +66,26 @@ class _RowMapper:
         if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError(f"concurrency must be a positive int, got {concurrency!r}")
         options = dict(client_options or {})
-        rates = _rates(options.pop("rate_limit", None))
-        # MERGE: once AsyncClient takes rate_limit (issue 14), pass it on too, and hand the
-        # client this SharedLimiter in place of its own Limiter.
-        self._client = AsyncClient(**options)
+        limit = _as_rate_limit(options.pop("rate_limit", None))
+        rates = (limit.requests_per_minute, limit.tokens_per_minute)
+        shared = rates != (None, None)
+        # Without rates, each actor's client still follows the proxy's 429s (unless
+        # adaptive=False): a quota reply is waited out, not turned into a failed row.
+        self._client = AsyncClient(**options, rate_limit=None if shared else limit)
         self._defaults = dict(request_defaults or {})
         self._fields = frozenset(self.request_type.model_fields) - {"stream", "stream_options"}
         self._concurrency = concurrency
         self._in_flight: asyncio.Semaphore | None = None  # made on the loop that uses it
         self._limiter: SharedLimiter | None = None
-        if rates is not None:
+        if shared:
             # Only tokens limited: lease as if DEFAULT_CONCURRENCY requests a second.
             rate = (rates[0] or 60.0 * DEFAULT_CONCURRENCY) / 60.0
             self._limiter = SharedLimiter(
                 schedule_actor(*rates), rate, reconnect=lambda: schedule_actor(*rates)
             )
+            # Every send of this actor's client goes through the job's schedule: its own
+            # quota gate pauses on a 429 and re-sends without spending max_retries.
+            self._client._limiter = self._limiter
 
     async def __call__(self, batch: Any) -> AsyncIterator[pa.Table]:
         """Send every row of ``batch``; yield it with the output columns, one row per row.
@@ -100,8 +104,8 @@ class _RowMapper:
         yield with_outcomes(table, outcomes)  # type: ignore[arg-type]  # all sent by now
 
     async def _send_all(self, slots: list[Any]) -> None:
-        # MERGE: with issue 14's iter_complete_many / iter_chat_many, this loop becomes
-        # one call of theirs (adaptive concurrency; the quota paced by the client's Limiter).
+        # One semaphore for the actor, not one window per batch: Ray Data runs several
+        # batches at once on the actor's loop, and ``concurrency`` bounds them together.
         if self._in_flight is None:
             self._in_flight = asyncio.Semaphore(self._concurrency)
         in_flight = self._in_flight
@@ -119,19 +123,12 @@ class _RowMapper:
         )
 
     async def _send(self, request: RequestBase) -> Outcome:
-        tokens = _estimate_tokens(request)
         if self._limiter is not None:
-            await self._limiter.acquire(tokens)
+            await self._limiter.prefetch(estimate_tokens(request))
         try:
             reply: Outcome = await getattr(self._client, self.method)(request)
-        except CompletionsError as error:
-            # MERGE: issue 14's client reports each 429 to its Limiter itself, retries too.
-            if self._limiter is not None and isinstance(error, RateLimitError):
-                self._limiter.throttled(retry_after(error.response.headers))
+        except CompletionsError as error:  # a failed row is an error row
             return error
-        if self._limiter is not None and getattr(reply, "usage", None) is not None:
-            used = reply.usage.total_tokens  # type: ignore[union-attr]
-            self._limiter.correct(tokens, tokens if used is None else used)
         return reply
 
 
@@ -164,29 +161,14 @@ class ChatCompletions(_RowMapper):
     method = "chat"
 
 
-def _rates(rate_limit: Any) -> tuple[float | None, float | None] | None:
-    """The requests and tokens per minute of a ``RateLimit``, a dict of its fields, or None."""
+def _as_rate_limit(rate_limit: RateLimit | Mapping[str, Any] | None) -> RateLimit:
+    """A ``RateLimit`` from one, a dict of its fields, or ``None`` (adaptive, no rates)."""
     if rate_limit is None:
-        return None
-    names = ("requests_per_minute", "tokens_per_minute")
+        return RateLimit()
     if isinstance(rate_limit, Mapping):
-        rates = (rate_limit.get(names[0]), rate_limit.get(names[1]))
-    else:  # a RateLimit (issue 14), or anything with its two attributes
-        rates = (getattr(rate_limit, names[0], None), getattr(rate_limit, names[1], None))
-    if all(rate is None for rate in rates):
-        return None
-    for rate in rates:
-        if rate is not None and not rate > 0:
-            raise ValueError(f"rate_limit rates must be positive, got {rate!r}")
-    return rates
-
-
-def _estimate_tokens(request: RequestBase) -> int:
-    """About how many tokens a send costs: its input at ~4 characters a token, plus output.
-
-    MERGE: issue 14's ``_quota.estimate_tokens`` replaces this.
-    """
-    data = request.model_dump(exclude_none=True)
-    text = json.dumps(data.get("prompt", data.get("messages", "")))
-    output = data.get("max_tokens") or data.get("max_completion_tokens") or 16
-    return int(len(text) // 4 + output * data.get("n", 1) * data.get("best_of", 1))
+        return RateLimit(**rate_limit)
+    if not isinstance(rate_limit, RateLimit):
+        raise TypeError(
+            f"rate_limit must be a RateLimit or a dict, got {type(rate_limit).__name__}"
+        )
+    return rate_limit

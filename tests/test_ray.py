@@ -149,11 +149,21 @@ class _Ready:
 async def test_the_limiter_leases_a_few_slots_per_round_trip() -> None:
     schedule = QuotaSchedule(requests_per_minute=6000, tokens_per_minute=None)  # 100/s
     limiter = SharedLimiter(_Handle(schedule), 100, get=lambda answer: answer.value)
+    waits = []
     for _ in range(50):
-        await limiter.acquire(10)
+        await limiter.prefetch(10)  # a slot at hand: reserve takes it without a round trip
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(limiter, "_get", _no_blocking_get)
+            waits.append(limiter.reserve(10))
     assert schedule.leases <= 50 // 25 + 2  # leases of 25 slots, not one per send
+    assert 0 < max(waits) <= 0.5  # paced at 100/s from the lease's start
     limiter.throttled(None)
     assert schedule.stats()["pauses"] == 1
+    assert limiter.paused_for() > 0  # this worker pauses at once, the others at their lease
+
+
+def _no_blocking_get(ref: Any) -> Any:
+    raise AssertionError("reserve waited for a lease after prefetch")
 
 
 def _prompts(count: int) -> list[dict[str, Any]]:
