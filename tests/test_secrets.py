@@ -42,10 +42,16 @@ def test_no_key_in_any_log_record_at_debug(
 ) -> None:
     httpx_mock.add_response(status_code=503, json={"error": "down"})
     httpx_mock.add_response(content=fixture_bytes("completion-as-served.json"))
-    with caplog.at_level(logging.DEBUG):
-        for name in ("httpx", "httpcore", "completions_sdk"):
-            logging.getLogger(name).setLevel(logging.DEBUG)
-        client.complete(model="m", prompt="hi")
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore", "completions_sdk")]
+    levels = [logger.level for logger in loggers]
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for logger in loggers:
+                logger.setLevel(logging.DEBUG)
+            client.complete(model="m", prompt="hi")
+    finally:  # left at DEBUG, every later test of the process would keep httpcore's records
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
     assert caplog.records, "expected some log records at DEBUG"
     for record in caplog.records:
         assert API_KEY not in record.getMessage()
