@@ -32,6 +32,9 @@ POLL = 0.01
 """Seconds between looks at a full window (a send ends within one latency anyway)."""
 NAP = 0.25
 """The longest single sleep, so that an abandoned batch's threads end soon."""
+LATE = 0.1
+"""Seconds past its slot after which a send takes a new one (a descheduled thread or a
+busy event loop would otherwise send it together with the slots after it)."""
 MAX_HELD_BACK = 64
 """Consecutive quota replies a call waits out before the retry policy takes the 429."""
 
@@ -167,6 +170,8 @@ class Gate:
             self._sent_at = self._window.enter()
             if self._sent_at is None:
                 return self._within(POLL, left)
+        if self._ready_at is not None and time.monotonic() - self._ready_at > LATE:
+            self._ready_at = None  # woke too late for its slot: sent now, it would bunch
         if self._ready_at is None:
             wait = self._limiter.reserve(self._tokens)
             if wait > left:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import pickle
 import threading
+import time
 
 import httpx
 import pytest
@@ -236,6 +237,15 @@ def test_the_gate_refuses_a_wait_past_the_deadline_and_gives_the_place_back() ->
         gate.wait()  # the next permit is a minute away
     assert window.enter() is not None  # the window's place was given back
     assert limiter.reserve(1) == pytest.approx(1.0 * 60 / 60, abs=0.1)  # and the permit
+
+
+def test_a_gate_that_woke_too_late_for_its_slot_takes_a_new_one() -> None:
+    limiter = Limiter(RateLimit(requests_per_minute=600))  # 10/s, a burst of one
+    gate = Gate(limiter, None, 1, Deadline(None), 60)
+    assert gate.wait() == 0.0
+    gate._ready_at = time.monotonic() - 0.5  # as if descheduled for half a second
+    # Sent now, it would go with the slots after it; it waits for a slot of its own.
+    assert 0.05 < gate.wait() <= 0.1
 
 
 def test_the_gate_holds_back_a_429_and_pauses() -> None:
