@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--per-actor", type=int, default=8)
     parser.add_argument("--quota", type=int, default=20, help="requests a second")
     parser.add_argument(
-        "--headroom", type=float, default=1.0, help="the job's rate_limit, as a share of --quota"
+        "--headroom", type=float, default=0.9, help="the job's rate_limit, as a share of --quota"
     )
     parser.add_argument("--limit", type=float, default=900, help="seconds for the whole run")
     parser.add_argument(
