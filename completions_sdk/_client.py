@@ -176,7 +176,11 @@ class Client(BaseClient[httpx.Client], BatchMethods):
         while True:
             wait = gate.wait()
             if wait > 0:
-                time.sleep(wait)
+                try:
+                    time.sleep(wait)
+                except BaseException:
+                    gate.cancelled()
+                    raise
                 continue
             try:
                 response = self._send_once(call, deadline)
@@ -371,7 +375,11 @@ class AsyncClient(BaseClient[httpx.AsyncClient], AsyncBatchMethods):
         while True:
             wait = gate.wait()
             if wait > 0:
-                await async_sleep(wait)
+                try:
+                    await async_sleep(wait)
+                except BaseException:  # cancelled: the slot and window place go back
+                    gate.cancelled()
+                    raise
                 continue
             try:
                 response = await self._send_once(call, deadline)

@@ -211,14 +211,19 @@ class Gate:
             self._window.leave()
         self._sent_at = None
 
+    def cancelled(self) -> None:
+        """The call stopped while waiting (task cancelled, Ctrl-C): free what it holds."""
+        self._give_up()
+
     def _within(self, wait: float, left: float) -> float:
         if wait > left:
-            if self._ready_at is not None:
-                self._limiter.release(self._tokens)
             raise self._give_up(wait)
         return min(wait, NAP)
 
     def _give_up(self, wait: float = 0.0) -> WaitPastDeadline:
+        # A slot reserved but never used goes back, or every later send waits for it.
+        if self._ready_at is not None:
+            self._limiter.release(self._tokens)
         self._leave()
         self._ready_at = None
         return self._deadline.refusal(wait)

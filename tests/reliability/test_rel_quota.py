@@ -301,3 +301,27 @@ def test_a_bad_entry_of_a_lazy_batch_is_named(fault_server: FaultServer) -> None
     with client(fault_server) as sdk, pytest.raises(ValidationError, match="messages") as bad:
         sdk.chat_many([{"model": "m", "messages": [{"role": "user", "content": "hi"}]}, {}])
     assert bad.value.__notes__ == ["in entry 1 of the batch (counting from 0)"]
+
+
+def test_async_calls_cancelled_while_waiting_for_the_quota_give_their_slots_back(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.script(json_reply(COMPLETION))
+    limit = RateLimit(requests_per_minute=60)  # one a second
+
+    async def run() -> None:
+        async with async_client(fault_server, rate_limit=limit) as sdk:
+            await sdk.complete(model="m", prompt="first")
+            waiting = [
+                asyncio.create_task(sdk.complete(model="m", prompt=f"w{i}", deadline=60))
+                for i in range(20)  # slots 1 to 20 s ahead
+            ]
+            await asyncio.sleep(0.2)
+            for task in waiting:
+                task.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            # Twenty abandoned slots would push this one 21 s out, past its deadline.
+            await sdk.complete(model="m", prompt="after", deadline=10)
+
+    asyncio.run(run())
+    assert fault_server.count == 2
