@@ -183,10 +183,15 @@ class BaseClient(Generic[HttpClient]):
         self._rate_limit = rate_limit
         self._limiter = None if rate_limit is None else Limiter(rate_limit)
 
+    def _client_limiter(self) -> Limiter | None:
+        # A with_options copy keeps to its original's quota: also to the fresh limiter
+        # the original makes in a forked child (the copy's would hold the parent's lock).
+        return (self._shared_from or self)._limiter
+
     def _gate(self, call: PreparedCall[Any, Any], deadline: Deadline) -> Gate | None:
         """How this call's sends pass the quota: ``None`` when no limiter applies."""
         scope = batch_scope()
-        limiter = self._limiter if scope is None else scope.limiter
+        limiter = self._client_limiter() if scope is None else scope.limiter
         if limiter is None:
             return None
         window = None if scope is None else scope.window
@@ -196,7 +201,7 @@ class BaseClient(Generic[HttpClient]):
     def _settle(self, call: PreparedCall[Any, Any], reply: ProxyBody) -> None:
         """Correct the limiter's token estimate from the reply's ``usage``."""
         scope = batch_scope()
-        limiter = self._limiter if scope is None else scope.limiter
+        limiter = self._client_limiter() if scope is None else scope.limiter
         used = reply.usage.total_tokens if reply.usage is not None else None
         if limiter is not None and used is not None:
             limiter.correct(estimate_tokens(call.request), used)

@@ -41,13 +41,15 @@ ReplyT = TypeVar("ReplyT", bound=ProxyReply)
 
 class _Batches:
     _config: ClientConfig
-    _limiter: Limiter | None
+
+    def _client_limiter(self) -> Limiter | None:
+        raise NotImplementedError
 
     def _prepare(
         self, endpoint: Endpoint[Any, ReplyT], concurrency: int, options: RequestOptions
     ) -> tuple[BatchScope | None, Callable[[RequestBase], PreparedCall[Any, ReplyT]]]:
         check_concurrency(concurrency)
-        scope = BatchScope.for_batch(self._limiter, concurrency)
+        scope = BatchScope.for_batch(self._client_limiter(), concurrency)
 
         def call(request: RequestBase) -> PreparedCall[Any, ReplyT]:
             return prepare_call(self._config, endpoint, request, options)

@@ -325,3 +325,16 @@ def test_async_calls_cancelled_while_waiting_for_the_quota_give_their_slots_back
 
     asyncio.run(run())
     assert fault_server.count == 2
+
+
+def test_a_with_options_copy_keeps_to_the_original_quota_in_a_forked_child(
+    fault_server: FaultServer,
+) -> None:
+    fault_server.script(json_reply(COMPLETION))
+    with client(fault_server, rate_limit=RateLimit(requests_per_minute=1)) as sdk:
+        copy = sdk.with_options(max_retries=0)
+        sdk._after_fork()  # what the fork hook runs in the child: a fresh limiter
+        sdk.complete(model="m", prompt="first")
+        with pytest.raises(APITimeoutError, match="nothing was sent"):
+            copy.complete(model="m", prompt="second", deadline=5)  # the next permit: 60 s
+    assert fault_server.count == 1
