@@ -142,8 +142,11 @@ class RawCapture:
         """The ``RawResponse`` of the call whose reply is ``parsed``."""
         assert self.response is not None
         elapsed = timedelta(seconds=time.perf_counter() - self.started)
+        # The head alone: an httpx.Response keeps its request, whose headers hold the API
+        # key, and a RawResponse gets pickled, cached and logged with its locals.
+        head = httpx.Response(self.response.status_code, headers=self.response.headers)
         return RawResponse(
-            self.response,
+            head,
             self.content,
             parsed,
             elapsed=elapsed,

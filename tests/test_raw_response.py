@@ -334,3 +334,21 @@ def test_with_options_checks_its_settings_as_the_client_does(
         assert "another-key" not in repr(copy)
         assert copy._redactor.text("another-key") != "another-key"
         assert client._config.api_key.get_secret_value() == proxy_emulator.api_key
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_raw_response_keeps_no_request_and_so_no_api_key(
+    proxy_emulator: EmulatorServer, kind: str
+) -> None:
+    def sync(client: Client) -> RawResponse[Any]:
+        return client.with_raw_response.complete(model="m", prompt="hi")
+
+    async def asynchronous(client: AsyncClient) -> RawResponse[Any]:
+        return await client.with_raw_response.complete(model="m", prompt="hi")
+
+    raw = _run(kind, proxy_emulator, sync if kind == "sync" else asynchronous)
+    key = proxy_emulator.api_key.encode()
+    # Raw responses get cached, logged with their locals, or sent to other processes.
+    assert key not in pickle.dumps(raw)
+    with pytest.raises(RuntimeError):
+        raw._head().request  # noqa: B018
