@@ -80,15 +80,32 @@ def schedule_actor(requests_per_minute: float | None, tokens_per_minute: float |
     """The job's ``QuotaSchedule`` actor for these rates: found, or made if first.
 
     Named in the job's own (anonymous) namespace, so two jobs never share one, and owned by
-    the worker that made it: it ends with the job, never outlives it.
+    the worker that made it: it ends with the job, never outlives it. An earlier job of the
+    same driver can leave its schedule dead under the name for a while (its owner gone);
+    every worker then walks the same generations of the name (``...:0``, ``...:1``) and
+    takes the first one alive, made atomically by whoever asks first, so the workers of
+    one job still share one schedule.
     """
     import ray
 
-    name = f"completions_sdk.quota:{requests_per_minute}:{tokens_per_minute}"
+    base = f"completions_sdk.quota:{requests_per_minute}:{tokens_per_minute}"
     remote = ray.remote(num_cpus=0, max_restarts=-1)(QuotaSchedule)
-    return remote.options(name=name, get_if_exists=True).remote(
-        requests_per_minute, tokens_per_minute
-    )
+    for generation in range(MAX_GENERATIONS):
+        handle: Any = remote.options(name=f"{base}:{generation}", get_if_exists=True).remote(
+            requests_per_minute, tokens_per_minute
+        )
+        try:
+            ray.get(handle.stats.remote(), timeout=SCHEDULE_TIMEOUT)
+        except Exception as error:
+            if type(error).__name__ not in _DEAD:
+                raise
+            continue  # the name is held by a dead schedule: the next generation
+        return handle
+    raise RuntimeError(f"no live quota schedule under {base!r} after {MAX_GENERATIONS} tries")
+
+
+MAX_GENERATIONS = 16
+SCHEDULE_TIMEOUT = 60.0  # seconds for a schedule to answer its first call (a busy cluster)
 
 
 class SharedLimiter(Limiter):
