@@ -100,9 +100,10 @@ async def test_cancelled_streams_leave_a_small_pool_usable(fault_server: FaultSe
     limits = httpx.Limits(max_connections=MAX_CONNECTIONS)
     async with _client(fault_server, limits) as client:
         # Cancelled after 0-30 ms, few calls reach a loaded server: storm on until more
-        # than the pool's worth of them has (a bounded number of rounds).
+        # than the pool's worth of them has (a bounded number of rounds, each letting the
+        # calls live a little longer, so that a busy machine's slow sends get there too).
         for seed in range(1, 11):
-            await _storm(client, calls=300, at_once=30, seed=seed)
+            await _storm(client, calls=300, at_once=30, seed=seed, longest=0.03 * seed)
             if fault_server.count > MAX_CONNECTIONS:
                 break
         assert fault_server.count > MAX_CONNECTIONS  # the storm did reach the server
