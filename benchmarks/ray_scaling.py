@@ -28,6 +28,7 @@ import ray.data
 from completions_sdk.emulator import Deployment, EmulatorConfig, Faults
 from completions_sdk.ray import Completions
 from tests._support.metered import MeteredEmulator, max_in_window
+from tests._support.ray_local import init_local_ray
 
 
 def run(
@@ -86,14 +87,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     begun = time.perf_counter()
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        object_store_memory=100 * 2**20,
-        log_to_driver=False,
-        configure_logging=False,
-    )
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    init_local_ray()
     print(json.dumps({"ray_init_s": round(time.perf_counter() - begun, 1)}), flush=True)
     slow = EmulatorConfig(deployments={"d": Deployment(faults=Faults(first_byte_delay=0.2))})
     runs = args.runs.split(",")

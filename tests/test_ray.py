@@ -31,6 +31,7 @@ pq = pytest.importorskip("pyarrow.parquet")
 from completions_sdk._ray_quota import QuotaSchedule, SharedLimiter  # noqa: E402
 from completions_sdk._ray_rows import OUTPUT_COLUMNS  # noqa: E402
 from completions_sdk.ray import ChatCompletions, Completions  # noqa: E402
+from tests._support.ray_local import init_local_ray  # noqa: E402
 
 pytestmark = [
     # On 2 shared cores ray.init alone was measured at 10 s idle and 45 s under load.
@@ -51,14 +52,7 @@ def cluster() -> Iterator[MeteredEmulator]:
     with MeteredEmulator(config) as server, pytest.MonkeyPatch.context() as env:
         for name, value in client_options(server).items():
             env.setenv(f"ENKRYPTAI_{name.upper()}", value)  # workers inherit ray.init's
-        ray.init(
-            num_cpus=2,
-            include_dashboard=False,
-            object_store_memory=100 * 2**20,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-        ray.data.DataContext.get_current().enable_progress_bars = False
+        init_local_ray()
         try:
             yield server
         finally:
