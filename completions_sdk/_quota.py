@@ -29,6 +29,11 @@ __all__ = ["Limiter", "RateLimit", "estimate_tokens"]
 
 BURST_SECONDS = 0.1
 """A bucket's burst, in seconds of its rate (at least one unit)."""
+LATE = 0.1
+"""Seconds past its slot after which a send leaves the slot unused and takes a new one (a
+descheduled thread or a busy event loop would otherwise send it together with the slots
+after it): with the burst, no one-second window carries more than ``1 + BURST_SECONDS +
+LATE`` seconds of the rate."""
 UNEXPLAINED_PAUSE = 1.0
 """The first pause after a 429 that names no wait; it doubles while 429s continue."""
 MAX_UNEXPLAINED_PAUSE = 8.0

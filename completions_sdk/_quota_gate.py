@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ._cancel import CallAbandoned, abandoned
 from ._exceptions import APIStatusError
-from ._quota import Limiter
+from ._quota import LATE, Limiter
 from ._retry import Deadline, WaitPastDeadline, retry_after
 
 __all__ = ["BatchScope", "Gate", "Window", "batch_scope", "quota_error"]
@@ -32,9 +32,6 @@ POLL = 0.01
 """Seconds between looks at a full window (a send ends within one latency anyway)."""
 NAP = 0.25
 """The longest single sleep, so that an abandoned batch's threads end soon."""
-LATE = 0.1
-"""Seconds past its slot after which a send takes a new one (a descheduled thread or a
-busy event loop would otherwise send it together with the slots after it)."""
 MAX_HELD_BACK = 64
 """Consecutive quota replies a call waits out before the retry policy takes the 429."""
 
@@ -171,7 +168,10 @@ class Gate:
             if self._sent_at is None:
                 return self._within(POLL, left)
         if self._ready_at is not None and time.monotonic() - self._ready_at > LATE:
-            self._ready_at = None  # woke too late for its slot: sent now, it would bunch
+            # Too late for its slot: sent now, it would bunch with the slots after it, so
+            # it takes a new one. The missed slot is not given back: its time is past, and
+            # a bucket credited for it would let the next send go early.
+            self._ready_at = None
         if self._ready_at is None:
             wait = self._limiter.reserve(self._tokens)
             if wait > left:

@@ -9,6 +9,11 @@ allows, whichever worker sends. A worker's ``SharedLimiter`` leases a few slots 
 the last, so a send is not a round trip to the schedule. A 429 reported by any worker
 pauses the schedule; the others see the pause at their next lease, within
 ``LEASE_SECONDS``.
+
+The schedule is a detached actor that ends itself once unused for ``IDLE_SECONDS``: no
+worker owns it, so none can end it for the others by exiting (Ray Data stops a job's
+actors one by one) or by letting go of its handle (a non-detached named actor dies with
+its creator's handle, whatever other workers hold), and it never outlives its use.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._quota import Limiter, RateLimit
+from ._quota import LATE, Limiter, RateLimit
 
 __all__ = ["LEASE_SECONDS", "QuotaSchedule", "SharedLimiter", "schedule_actor"]
 
 LEASE_SECONDS = 0.25
 """How much of the job's rate one lease holds: the most a worker sends after a pause."""
 DEFAULT_PAUSE = 1.0  # seconds, after a 429 without Retry-After
+IDLE_SECONDS = 120.0
+"""A schedule no worker asked for anything this long ends itself (its job is over)."""
 _DEAD = frozenset({"ActorDiedError", "RayActorError", "ActorUnavailableError"})
-_STALE = 0.1  # a leased slot this far in the past was not used in time: dropped, not burst
 
 
 class QuotaSchedule:
@@ -41,6 +47,7 @@ class QuotaSchedule:
         self._credit = 0.0  # tokens estimated too high, given back to later leases
         self.leases = 0
         self.pauses = 0
+        self.last_call = time.monotonic()
 
     def lease(self, requests: int, tokens: int, owed: int = 0) -> tuple[float, float]:
         """Reserve ``requests`` sends of ``tokens`` in all, after ``owed`` tokens of
@@ -52,6 +59,7 @@ class QuotaSchedule:
         """
         now = time.time()
         self.leases += 1
+        self.last_call = time.monotonic()
         gap = self._request_gap
         if self._token_rate is not None:
             if owed > 0:  # sends that used more than estimated push the schedule back
@@ -68,32 +76,60 @@ class QuotaSchedule:
     def throttled(self, retry_after: float | None) -> None:
         """The server said 429: no slot before ``retry_after`` seconds from now."""
         self.pauses += 1
+        self.last_call = time.monotonic()
         pause = DEFAULT_PAUSE if retry_after is None else retry_after
         self._next = max(self._next, time.time() + pause)
 
     def stats(self) -> dict[str, int]:
         """How many leases were taken and pauses asked for (for tests and benchmarks)."""
+        self.last_call = time.monotonic()
         return {"leases": self.leases, "pauses": self.pauses}
 
 
-def schedule_actor(requests_per_minute: float | None, tokens_per_minute: float | None) -> Any:
-    """The job's ``QuotaSchedule`` actor for these rates: found, or made if first.
+class _DetachedSchedule(QuotaSchedule):
+    """``QuotaSchedule`` as a detached Ray actor: it ends itself when left unused."""
 
-    Named in the job's own (anonymous) namespace, so two jobs never share one, and owned by
-    the worker that made it: it ends with the job, never outlives it. An earlier job of the
-    same driver can leave its schedule dead under the name for a while (its owner gone);
-    every worker then walks the same generations of the name (``...:0``, ``...:1``) and
-    takes the first one alive, made atomically by whoever asks first, so the workers of
-    one job still share one schedule.
+    def __init__(
+        self,
+        requests_per_minute: float | None,
+        tokens_per_minute: float | None,
+        idle_seconds: float,
+    ) -> None:
+        super().__init__(requests_per_minute, tokens_per_minute)
+        watcher = threading.Thread(target=self._end_when_idle, args=(idle_seconds,), daemon=True)
+        watcher.start()
+
+    def _end_when_idle(self, idle_seconds: float) -> None:
+        import ray
+
+        while time.monotonic() - self.last_call < idle_seconds:
+            time.sleep(min(idle_seconds / 4, 5.0))
+        # Intentional: not restarted, and its name is free for a new one.
+        ray.actor.exit_actor()  # type: ignore[no-untyped-call]
+
+
+def schedule_actor(
+    requests_per_minute: float | None,
+    tokens_per_minute: float | None,
+    idle_seconds: float = IDLE_SECONDS,
+) -> Any:
+    """The ``QuotaSchedule`` actor for these rates: found, or made if first.
+
+    Named in the driver's own (anonymous) namespace: the jobs of one driver share it (one
+    key, one quota), two drivers never do. Detached, so no worker's exit or dropped handle
+    ends it; it ends itself after ``idle_seconds`` unused. Should a dead schedule still
+    hold the name (a lost node), every worker walks the same generations of the name
+    (``...:0``, ``...:1``) and takes the first one alive, made atomically by whoever asks
+    first, so the workers of one job still share one schedule.
     """
     import ray
 
     base = f"completions_sdk.quota:{requests_per_minute}:{tokens_per_minute}"
-    remote = ray.remote(num_cpus=0, max_restarts=-1)(QuotaSchedule)
+    remote = ray.remote(num_cpus=0, max_restarts=-1)(_DetachedSchedule)
     for generation in range(MAX_GENERATIONS):
-        handle: Any = remote.options(name=f"{base}:{generation}", get_if_exists=True).remote(
-            requests_per_minute, tokens_per_minute
-        )
+        handle: Any = remote.options(
+            name=f"{base}:{generation}", get_if_exists=True, lifetime="detached"
+        ).remote(requests_per_minute, tokens_per_minute, idle_seconds)
         try:
             ray.get(handle.stats.remote(), timeout=SCHEDULE_TIMEOUT)
         except Exception as error:
@@ -127,9 +163,8 @@ class SharedLimiter(Limiter):
     ) -> None:
         """Lease from ``schedule`` (an actor handle) about ``LEASE_SECONDS`` of the rate.
 
-        ``get`` reads an answer (default: ``ray.get``); ``reconnect`` finds the schedule
-        again when it died with the worker that owned it (an earlier job of the same
-        driver, a lost node).
+        ``get`` reads an answer (default: ``ray.get``); ``reconnect`` finds or makes the
+        schedule again when it ended (left unused past ``IDLE_SECONDS``, a lost node).
         """
         # Adaptive, with no buckets of its own: the client's 429s come here (a pause of
         # this worker and of the schedule); the pace is the schedule's.
@@ -144,7 +179,8 @@ class SharedLimiter(Limiter):
         self._reconnect = reconnect
 
     def reserve(self, tokens: int) -> float:
-        """Take a slot for one send of about ``tokens``; seconds to wait before sending."""
+        """Take a slot for one send of about ``tokens``; seconds to wait before sending
+        (none for a slot already due, at most ``LATE`` ago: later ones are dropped)."""
         return max(0.0, self._take(tokens) - time.time())
 
     async def prefetch(self, tokens: int) -> None:
@@ -225,7 +261,7 @@ class SharedLimiter(Limiter):
         self._slots.extend(first + gap * index for index in range(self._size))
 
     def _drop_stale(self) -> None:
-        limit = time.time() - _STALE
+        limit = time.time() - LATE  # not used in time: dropped, never sent in a bunch
         while self._slots and self._slots[0] < limit:
             self._slots.popleft()
 
