@@ -18,6 +18,18 @@ settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
+# The files that take a minute or more on two shared cores (Ray's jobs, the benchmark
+# runs, the load tests). Collected first, they start at once on pytest-xdist workers of
+# their own (scripts/test: --dist loadfile --no-loadscope-reorder) while the short files
+# fill the other workers, instead of starting last and running on alone.
+LONG_FILES = ("test_ray.py", "test_benchmarks.py", "test_rel_load.py", "test_rel_replies.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long files first, in ``LONG_FILES`` order; the rest keep their order."""
+    rank = {name: index for index, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 @pytest.fixture
 def sleeps() -> list[float]:

@@ -212,7 +212,7 @@ def test_a_job_keeps_every_row_once_with_failures_as_rows(
     emulator.set_faults("status=503;times=12", deployment="d")
     rows = _prompts(300)
     rows[5]["max_tokens"] = -3  # invalid: an error row, never sent
-    out = ray.data.from_items(rows).map_batches(
+    out = ray.data.from_items(rows, override_num_blocks=4).map_batches(
         Completions,
         fn_constructor_kwargs={
             "client_options": options(emulator, deployment="d"),
@@ -247,7 +247,7 @@ def test_the_job_wide_quota_holds_in_every_second_at_the_server(
     cluster: MeteredEmulator, emulator: MeteredEmulator
 ) -> None:
     per_second = 10
-    out = ray.data.from_items(_prompts(80)).map_batches(
+    out = ray.data.from_items(_prompts(80), override_num_blocks=4).map_batches(
         Completions,
         fn_constructor_kwargs={
             "client_options": options(
