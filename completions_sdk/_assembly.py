@@ -106,6 +106,11 @@ class StreamAssembler(Generic[ChunkT, ReplyT]):
         self._usage: Usage | None = None
         self._detections: Any = None
 
+    @property
+    def usage(self) -> Usage | None:
+        """The token counts a chunk carried (with ``stream_options.include_usage``)."""
+        return self._usage
+
     def decode(self, event: tuple[bytes, bytes]) -> ChunkT | None:
         """The chunk an event carries; ``None`` for ``[DONE]``.
 

@@ -17,7 +17,7 @@ from ._exceptions import ConfigurationError
 from ._quota import Limiter, RateLimit, estimate_tokens
 from ._quota_gate import Gate, batch_scope
 from ._redaction import Redactor
-from ._reply_base import ProxyBody
+from ._reply_base import Usage
 from ._retry import Deadline, RetryPolicy
 from ._telemetry import Telemetry
 from ._transport import bound_reads, renew_after_fork
@@ -198,11 +198,11 @@ class BaseClient(Generic[HttpClient]):
         tokens = estimate_tokens(call.request)
         return Gate(limiter, window, tokens, deadline, call.retry.max_retry_after)
 
-    def _settle(self, call: PreparedCall[Any, Any], reply: ProxyBody) -> None:
-        """Correct the limiter's token estimate from the reply's ``usage``."""
+    def _settle(self, call: PreparedCall[Any, Any], usage: Usage | None) -> None:
+        """Correct the limiter's token estimate from the reply's ``usage`` (or a stream's)."""
         scope = batch_scope()
         limiter = self._client_limiter() if scope is None else scope.limiter
-        used = reply.usage.total_tokens if reply.usage is not None else None
+        used = usage.total_tokens if usage is not None else None
         if limiter is not None and used is not None:
             limiter.correct(estimate_tokens(call.request), used)
 
@@ -235,6 +235,7 @@ class BaseClient(Generic[HttpClient]):
             "limits": self._response_limits,
             "bounded_reads": self._bounded_reads,
             "telemetry": self._telemetry,
+            "settle": self._settle,
         }
 
     def _merge_headers(self) -> tuple[httpx.Headers, httpx.Headers] | None:

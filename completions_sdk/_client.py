@@ -156,7 +156,7 @@ class Client(BaseClient[httpx.Client], BatchMethods):
                 reply = record.reply(call_with_retries(call.retry, deadline, attempt))
         finally:
             reset_expiry(token)
-        self._settle(call, reply)
+        self._settle(call, reply.usage)
         return reply
 
     def _attempt(
@@ -355,7 +355,7 @@ class AsyncClient(BaseClient[httpx.AsyncClient], AsyncBatchMethods):
                 reply = record.reply(await async_call_with_retries(call.retry, deadline, attempt))
         finally:
             reset_expiry(token)
-        self._settle(call, reply)
+        self._settle(call, reply.usage)
         return reply
 
     async def _attempt(

@@ -34,7 +34,7 @@ from ._decode import unreadable
 from ._error_mapping import transport_error
 from ._exceptions import CompletionsError, request_id_from
 from ._redaction import Redactor
-from ._reply_base import ProxyBody, ProxyReply
+from ._reply_base import ProxyBody, ProxyReply, Usage
 from ._retry import Deadline, async_call_with_retries, call_with_retries
 from ._sse import SSEDecoder, UnreadableBody
 from ._telemetry import Telemetry
@@ -211,9 +211,12 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
         limits: ResponseLimits,
         bounded_reads: bool,
         telemetry: Telemetry | None = None,
+        settle: Callable[[PreparedCall[Any, Any], Usage | None], None] | None = None,
     ) -> None:
         self._call = call
         self._telemetry = telemetry or Telemetry()
+        self._settle = settle
+        """Told the stream's usage at its end (the rate limit's token estimate)."""
         self._record: CallRecord = OFF
         self._redactor = redactor
         self._limits = limits
@@ -235,6 +238,12 @@ class _StreamBase(Generic[ChunkT, ReplyT]):
     def request_id(self) -> str | None:
         """The proxy's request id header, if it sent one."""
         return request_id_from(self.response.headers)
+
+    def _ended(self) -> None:
+        """The chunks ran out: at the end of the reply, its usage settles the estimate."""
+        settle, self._settle = self._settle, None  # once
+        if settle is not None and self._assembler is not None and self._assembler.done:
+            settle(self._call, self._assembler.usage)
 
     def _final(self) -> ReplyT:
         if self._failure is not None:
@@ -320,6 +329,9 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
         token = bind_expiry_within(self._between_chunks) if self._between_chunks else None
         try:
             return next(self._chunks)
+        except StopIteration:
+            self._ended()
+            raise
         except CompletionsError as exc:
             self._failure = exc
             raise
@@ -413,6 +425,9 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
         token = bind_expiry_within(self._between_chunks) if self._between_chunks else None
         try:
             return await anext(self._chunks)
+        except StopAsyncIteration:
+            self._ended()
+            raise
         except CompletionsError as exc:
             self._failure = exc
             raise

@@ -10,12 +10,14 @@ import math
 import pickle
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
 
 from completions_sdk import (
     APITimeoutError,
+    AsyncClient,
     ChatCompletionRequest,
     Client,
     CompletionRequest,
@@ -26,7 +28,9 @@ from completions_sdk._exceptions import APIStatusError, RateLimitError
 from completions_sdk._quota import Limiter, estimate_tokens
 from completions_sdk._quota_gate import Gate, Window, quota_error
 from completions_sdk._retry import Deadline
+from completions_sdk.emulator import EmulatorServer
 from tests._support import API_KEY, BASE_URL
+from tests._support.emulator import client_options
 
 
 class Clock:
@@ -282,3 +286,48 @@ def test_a_copy_from_with_options_keeps_to_the_same_quota() -> None:
     with Client(api_key=API_KEY, deployment="d", base_url=BASE_URL, rate_limit=limit) as client:
         copy = client.with_options(deployment="other", max_retries=0)
         assert copy._limiter is client._limiter is not None
+
+
+def _spy_corrections(
+    client: Client | AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[int, int]]:
+    corrections: list[tuple[int, int]] = []
+    limiter = client._limiter
+    assert limiter is not None
+    monkeypatch.setattr(limiter, "correct", lambda *pair: corrections.append(pair))
+    return corrections
+
+
+STREAMED: dict[str, Any] = {"model": "m", "prompt": "hi", "max_tokens": 16}
+
+
+def test_a_stream_settles_its_token_estimate_from_its_usage(
+    proxy_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = RateLimit(tokens_per_minute=600_000)
+    estimate = estimate_tokens(CompletionRequest(**STREAMED))
+    with Client(**client_options(proxy_emulator), rate_limit=limit) as client:
+        corrections = _spy_corrections(client, monkeypatch)
+        with client.stream(**STREAMED, stream_options={"include_usage": True}) as stream:
+            final = stream.get_final_completion()
+        assert final.usage is not None
+        assert corrections == [(estimate, final.usage.total_tokens)]
+        with client.stream(**STREAMED) as stream:  # no usage asked for: nothing to settle
+            stream.get_final_completion()
+        with client.stream(**STREAMED, stream_options={"include_usage": True}) as stream:
+            next(stream)  # closed before its end: the usage never came
+    assert len(corrections) == 1
+
+
+async def test_an_async_stream_settles_its_token_estimate_from_its_usage(
+    proxy_emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit = RateLimit(tokens_per_minute=600_000)
+    async with AsyncClient(**client_options(proxy_emulator), rate_limit=limit) as client:
+        corrections = _spy_corrections(client, monkeypatch)
+        async with client.stream(**STREAMED, stream_options={"include_usage": True}) as stream:
+            final = await stream.get_final_completion()
+    assert final.usage is not None
+    assert corrections == [
+        (estimate_tokens(CompletionRequest(**STREAMED)), final.usage.total_tokens)
+    ]
