@@ -299,49 +299,50 @@ def test_the_schedule_outlives_the_worker_that_made_it_and_ends_when_unused(
     assert ray.get(schedule_actor(*rates, idle_seconds=3.0).stats.remote())["leases"] == 0
 
 
-def test_chat_rows_and_the_resume_recipe(
-    cluster: MeteredEmulator, emulator: MeteredEmulator, tmp_path: Path
+def test_chat_rows_become_chat_requests(
+    cluster: MeteredEmulator, emulator: MeteredEmulator
 ) -> None:
-    rows = [{"id": i, "messages": [{"role": "user", "content": f"q{i}"}]} for i in range(60)]
-    job = {
-        "fn_constructor_kwargs": {
-            "client_options": options(emulator),
-            "request_defaults": DEFAULTS,
-        },
-        "concurrency": 1,
-        "num_cpus": 0.25,
-        "batch_size": 20,
-    }
-    # A first run that stopped after part of the data was written.
-    done = tmp_path / "out"
-    ray.data.from_items(rows[:25]).map_batches(ChatCompletions, **job).write_parquet(str(done))
-    # The recipe (docs/scale-out.md, "Resume"): skip the ids already written, write the rest.
-    written = set(pq.read_table(done, columns=["id"]).column("id").to_pylist())
-    rest = ray.data.from_items(rows).filter(lambda row: row["id"] not in written)
-    rest.map_batches(ChatCompletions, **job).write_parquet(str(done))
-    got = pq.read_table(done).to_pylist()
-    assert sorted(row["id"] for row in got) == list(range(60))
+    rows = [{"id": i, "messages": [{"role": "user", "content": f"q{i}"}]} for i in range(40)]
+    got = (
+        ray.data.from_items(rows, override_num_blocks=2)
+        .map_batches(
+            ChatCompletions,
+            fn_constructor_kwargs={
+                "client_options": options(emulator),
+                "request_defaults": DEFAULTS,
+            },
+            concurrency=1,
+            num_cpus=0.25,
+            batch_size=20,
+        )
+        .take_all()
+    )
+    assert sorted(row["id"] for row in got) == list(range(40))
     assert all(row["error"] is None and row["text"] for row in got)
-    assert len(emulator.arrivals) == 60  # nothing sent twice
+    assert sorted(body["messages"][0]["content"] for body in _bodies(emulator)) == sorted(
+        f"q{i}" for i in range(40)
+    )
 
 
 def test_the_docs_job_and_resume_samples_run(
     cluster: MeteredEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    lines = [json.dumps({"id": i, "prompt": f"row {i}"}) for i in range(40)]
-    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    lines = [json.dumps({"id": i, "prompt": f"row {i}"}) for i in range(45)]
+    (tmp_path / "prompts.jsonl").write_text("\n".join(lines[:30]) + "\n")
     page = Path(__file__).parents[1] / "docs" / "scale-out.md"
     job_sample, resume_sample = samples(page)
     cluster.clear()
     namespace: dict[str, object] = {}
     exec(compile("\n" * job_sample.line + job_sample.code, str(page), "exec"), namespace)
     got = pq.read_table(tmp_path / "results").to_pylist()
-    assert sorted(row["id"] for row in got) == list(range(40))
+    assert sorted(row["id"] for row in got) == list(range(30))
     assert all(row["error"] is None for row in got)
-    assert len(cluster.arrivals) == 40
+    assert len(cluster.arrivals) == 30
     assert max_in_window(cluster.arrivals) <= most_in_a_second(10, trip=2)  # 600 a minute
-    # Run again: every id is written, so nothing is sent and nothing is written twice.
+    # The input grew (or the first run stopped part way): the recipe sends only the rest.
+    (tmp_path / "prompts.jsonl").write_text("\n".join(lines) + "\n")
     exec(compile("\n" * resume_sample.line + resume_sample.code, str(page), "exec"), namespace)
-    assert len(cluster.arrivals) == 40
-    assert len(pq.read_table(tmp_path / "results")) == 40
+    assert len(cluster.arrivals) == 45  # nothing sent twice
+    got = pq.read_table(tmp_path / "results").to_pylist()
+    assert sorted(row["id"] for row in got) == list(range(45))  # nothing written twice
