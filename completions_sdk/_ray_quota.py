@@ -115,20 +115,26 @@ def schedule_actor(
 ) -> Any:
     """The ``QuotaSchedule`` actor for these rates: found, or made if first.
 
-    Named in the driver's own (anonymous) namespace: the jobs of one driver share it (one
-    key, one quota), two drivers never do. Detached, so no worker's exit or dropped handle
-    ends it; it ends itself after ``idle_seconds`` unused. Should a dead schedule still
+    Named for the driver (Ray's job id) and the rates, in the ``SCHEDULE_NAMESPACE``
+    namespace (a detached actor in the driver's anonymous one makes Ray log a warning): the
+    jobs of one driver share it (one key, one quota), two drivers never do. Detached, so no
+    worker's exit or dropped handle ends it; it ends itself after ``idle_seconds`` unused.
+    Should a dead schedule still
     hold the name (a lost node), every worker walks the same generations of the name
     (``...:0``, ``...:1``) and takes the first one alive, made atomically by whoever asks
     first, so the workers of one job still share one schedule.
     """
     import ray
 
-    base = f"completions_sdk.quota:{requests_per_minute}:{tokens_per_minute}"
+    driver = ray.get_runtime_context().get_job_id()
+    base = f"quota:{driver}:{requests_per_minute}:{tokens_per_minute}"
     remote = ray.remote(num_cpus=0, max_restarts=-1)(_DetachedSchedule)
     for generation in range(MAX_GENERATIONS):
         handle: Any = remote.options(
-            name=f"{base}:{generation}", get_if_exists=True, lifetime="detached"
+            name=f"{base}:{generation}",
+            namespace=SCHEDULE_NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached",
         ).remote(requests_per_minute, tokens_per_minute, idle_seconds)
         try:
             ray.get(handle.stats.remote(), timeout=SCHEDULE_TIMEOUT)
@@ -140,6 +146,7 @@ def schedule_actor(
     raise RuntimeError(f"no live quota schedule under {base!r} after {MAX_GENERATIONS} tries")
 
 
+SCHEDULE_NAMESPACE = "completions_sdk"
 MAX_GENERATIONS = 16
 SCHEDULE_TIMEOUT = 60.0  # seconds for a schedule to answer its first call (a busy cluster)
 

@@ -275,7 +275,7 @@ def test_the_schedule_outlives_the_worker_that_made_it_and_ends_when_unused(
     cluster: MeteredEmulator,
 ) -> None:
     rates = (1234, None)  # a schedule of its own
-    name = "completions_sdk.quota:1234:None:0"
+    name = f"quota:{ray.get_runtime_context().get_job_id()}:1234:None:0"
 
     @ray.remote(num_cpus=0)
     class Maker:
