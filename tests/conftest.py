@@ -18,11 +18,12 @@ settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
-# The files that take a minute or more on two shared cores (Ray's jobs, the benchmark
-# runs, the load tests). Collected first, they start at once on pytest-xdist workers of
-# their own (scripts/test: --dist loadfile --no-loadscope-reorder) while the short files
-# fill the other workers, instead of starting last and running on alone.
-LONG_FILES = ("test_ray.py", "test_benchmarks.py", "test_rel_load.py", "test_rel_replies.py")
+# The files that take minutes on two shared cores (Ray's jobs, mostly waiting on Ray's
+# processes). Collected first, they start at once on a pytest-xdist worker of their own
+# (scripts/test: --dist loadfile --no-loadscope-reorder) while the short files fill the
+# other workers, instead of starting last and running on alone. The CPU-heavy files (the
+# benchmark smoke run, the load tests) are left to start later, not all at once.
+LONG_FILES = ("test_ray.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
