@@ -7,13 +7,12 @@ import ray.data
 
 
 def init_local_ray() -> None:
-    """Start Ray on this machine: 2 CPUs, a small object store, no dashboard, no progress
-    bars, and workers at the priority of the processes beside them.
+    """Start Ray on this machine: 2 CPUs, a small object store, no dashboard, no progress bars.
 
-    Ray starts its workers at nice 15 so that its own daemons come first; next to the
-    rest of the suite (other pytest workers, the other Pythons) they then got a few
-    percent of a core: a job's actors took 95 s to start, and a descheduled actor bunched
-    its sends at the server.
+    Ray's workers keep Ray's nice 15. Next to the rest of the suite they get little CPU
+    (a 300-row job beside two busy loops: 180 s, against 22.6 s at nice 0), but at nice 0
+    they took more from the suite than they gave back: five full runs took 273-341 s
+    against 265-281 s, and a CPU-bound soak test passed its hang guard.
     """
     ray.init(
         num_cpus=2,
@@ -21,6 +20,5 @@ def init_local_ray() -> None:
         object_store_memory=100 * 2**20,
         log_to_driver=False,
         configure_logging=False,
-        _system_config={"worker_niceness": 0},
     )
     ray.data.DataContext.get_current().enable_progress_bars = False
