@@ -119,10 +119,9 @@ def schedule_actor(
     namespace (a detached actor in the driver's anonymous one makes Ray log a warning): the
     jobs of one driver share it (one key, one quota), two drivers never do. Detached, so no
     worker's exit or dropped handle ends it; it ends itself after ``idle_seconds`` unused.
-    Should a dead schedule still
-    hold the name (a lost node), every worker walks the same generations of the name
-    (``...:0``, ``...:1``) and takes the first one alive, made atomically by whoever asks
-    first, so the workers of one job still share one schedule.
+    Should a dead schedule still hold the name (a lost node), every worker walks the same
+    generations of the name (``...:0``, ``...:1``) and takes the first one alive, made
+    atomically by whoever asks first, so the workers of one job still share one schedule.
     """
     import ray
 
