@@ -109,35 +109,57 @@ class _Reading:
 
 
 def _chunks_of(
-    assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading
+    assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading, record: CallRecord
 ) -> Generator[ChunkT, None, None]:
+    """The reply's chunks, each shown to ``record``, which is told how the stream ended.
+
+    One generator, not a telemetry one around this one: at the end of ``asyncio.run`` the
+    loop closes every open async generator at once, and a wrapper's close would collide
+    with its inner generator's (the async twin's reason; the sync one keeps its shape).
+    """
     response = assembler.response
     raw_chunks = iter_raw(response)
+    seen = False
+    error: BaseException | None = None
     try:
-        if not _is_event_stream(response):
-            body = BodyReader.for_response(response, reading.limits, error=False)
-            for raw in raw_chunks:
-                body.feed(raw)
-            yield assembler.decode_body(body.content())
-            return
-        events = reading.events(raw_chunks)
-        for event in events:
-            chunk = assembler.decode(event)
-            if assembler.done:
-                events.close()
-                if reading.wait_for_end:
-                    _read_to_end(raw_chunks)
+        try:
+            if not _is_event_stream(response):
+                body = BodyReader.for_response(response, reading.limits, error=False)
+                for raw in raw_chunks:
+                    body.feed(raw)
+                whole = assembler.decode_body(body.content())
+                record.chunk(whole)
+                seen = True
+                yield whole
                 return
-            if chunk is not None:
-                yield chunk
-    except httpx.HTTPError as exc:
-        raise _interrupted(exc, assembler) from exc
-    except UnreadableBody as exc:
-        raise unreadable(exc, response) from None
+            events = reading.events(raw_chunks)
+            for event in events:
+                chunk = assembler.decode(event)
+                if assembler.done:
+                    events.close()
+                    if reading.wait_for_end:
+                        _read_to_end(raw_chunks)
+                    return
+                if chunk is not None:
+                    record.chunk(chunk)
+                    seen = True
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise _interrupted(exc, assembler) from exc
+        except UnreadableBody as exc:
+            raise unreadable(exc, response) from None
+        finally:
+            raw_chunks.close()
+            response.close()
+        raise assembler.incomplete("the connection closed")
+    except GeneratorExit:  # closed by its reader: not an error
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
-        raw_chunks.close()
-        response.close()
-    raise assembler.incomplete("the connection closed")
+        if error is None or seen:  # before the first chunk, the start's retries decide
+            record.stream_ended(assembler, error)
 
 
 def _read_to_end(raw_chunks: Iterator[bytes]) -> None:
@@ -151,38 +173,55 @@ def _read_to_end(raw_chunks: Iterator[bytes]) -> None:
 
 
 async def _achunks_of(
-    assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading
+    assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading, record: CallRecord
 ) -> AsyncGenerator[ChunkT, None]:
+    """``_chunks_of`` for an async stream."""
     response = assembler.response
     raw_chunks = aiter_raw(response)
+    seen = False
+    error: BaseException | None = None
     try:
-        if not _is_event_stream(response):
-            body = BodyReader.for_response(response, reading.limits, error=False)
-            async for raw in raw_chunks:
-                body.feed(raw)
-            yield assembler.decode_body(body.content())
-            return
-        events = reading.aevents(raw_chunks)
         try:
-            async for event in events:
-                chunk = assembler.decode(event)
-                if assembler.done:
-                    await events.aclose()
-                    if reading.wait_for_end:
-                        await _aread_to_end(raw_chunks)
-                    return
-                if chunk is not None:
-                    yield chunk
+            if not _is_event_stream(response):
+                body = BodyReader.for_response(response, reading.limits, error=False)
+                async for raw in raw_chunks:
+                    body.feed(raw)
+                whole = assembler.decode_body(body.content())
+                record.chunk(whole)
+                seen = True
+                yield whole
+                return
+            events = reading.aevents(raw_chunks)
+            try:
+                async for event in events:
+                    chunk = assembler.decode(event)
+                    if assembler.done:
+                        await events.aclose()
+                        if reading.wait_for_end:
+                            await _aread_to_end(raw_chunks)
+                        return
+                    if chunk is not None:
+                        record.chunk(chunk)
+                        seen = True
+                        yield chunk
+            finally:
+                await events.aclose()
+        except httpx.HTTPError as exc:
+            raise _interrupted(exc, assembler) from exc
+        except UnreadableBody as exc:
+            raise unreadable(exc, response) from None
         finally:
-            await events.aclose()
-    except httpx.HTTPError as exc:
-        raise _interrupted(exc, assembler) from exc
-    except UnreadableBody as exc:
-        raise unreadable(exc, response) from None
+            await raw_chunks.aclose()
+            await response.aclose()
+        raise assembler.incomplete("the connection closed")
+    except GeneratorExit:  # closed by its reader, or by the loop's shutdown: not an error
+        raise
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
-        await raw_chunks.aclose()
-        await response.aclose()
-    raise assembler.incomplete("the connection closed")
+        if error is None or seen:  # before the first chunk, the start's retries decide
+            record.stream_ended(assembler, error)
 
 
 async def _aread_to_end(raw_chunks: AsyncIterator[bytes]) -> None:
@@ -311,7 +350,7 @@ class Stream(_StreamBase[ChunkT, ReplyT]):
     def _try_start(self, deadline: Deadline) -> None:
         response = self._open_reply(self._call, deadline)
         assembler = self._new_assembler(response)
-        self._chunks = self._record.watch(_chunks_of(assembler, self._reading(response)), assembler)
+        self._chunks = _chunks_of(assembler, self._reading(response), self._record)
         self._first = next(self._chunks, None)  # closes the reply itself on failure
 
     def __iter__(self) -> Iterator[ChunkT]:
@@ -405,9 +444,7 @@ class AsyncStream(_StreamBase[ChunkT, ReplyT]):
     async def _try_start(self, deadline: Deadline) -> None:
         response = await self._open_reply(self._call, deadline)
         assembler = self._new_assembler(response)
-        self._chunks = self._record.awatch(
-            _achunks_of(assembler, self._reading(response)), assembler
-        )
+        self._chunks = _achunks_of(assembler, self._reading(response), self._record)
         self._first = await anext(self._chunks, None)
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:

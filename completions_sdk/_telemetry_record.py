@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextvars
 import os
 import time
-from collections.abc import AsyncGenerator, Generator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["OFF", "CallRecord", "LiveRecord", "note_retry"]
 
 BodyT = TypeVar("BodyT", bound="ProxyBody")
-Chunks = Generator[BodyT, None, None]
-AsyncChunks = AsyncGenerator[BodyT, None]
 
 _ACTIVE: contextvars.ContextVar[LiveRecord | None] = contextvars.ContextVar(
     "completions_sdk_telemetry", default=None
@@ -71,15 +68,13 @@ class CallRecord:
         """Note a whole reply; returns it."""
         return reply
 
-    def watch(self, chunks: Chunks[BodyT], assembler: StreamAssembler[Any, Any]) -> Chunks[BodyT]:
-        """A stream's chunks, each noted as it passes; the span ends with them."""
-        return chunks
+    def chunk(self, chunk: ProxyBody) -> None:
+        """Note a stream's chunk as it passes."""
 
-    def awatch(
-        self, chunks: AsyncChunks[BodyT], assembler: StreamAssembler[Any, Any]
-    ) -> AsyncChunks[BodyT]:
-        """``watch`` for an async stream."""
-        return chunks
+    def stream_ended(
+        self, assembler: StreamAssembler[Any, Any], error: BaseException | None
+    ) -> None:
+        """The stream ended (read to its end, closed, or broken by ``error``): end the span."""
 
 
 OFF = CallRecord()
@@ -189,14 +184,6 @@ class LiveRecord(CallRecord):
             self._texts = assembler.partial_texts
         self.end(error)
 
-    def watch(self, chunks: Chunks[BodyT], assembler: StreamAssembler[Any, Any]) -> Chunks[BodyT]:
-        return _watched(self, chunks, assembler)
-
-    def awatch(
-        self, chunks: AsyncChunks[BodyT], assembler: StreamAssembler[Any, Any]
-    ) -> AsyncChunks[BodyT]:
-        return _awatched(self, chunks, assembler)
-
     def retry(self, attempt: int, error: BaseException | None, wait: float) -> None:
         """A retry as a span event: the attempt that failed, why, and the wait before the next."""
         if self._span is not None:
@@ -270,50 +257,3 @@ class LiveRecord(CallRecord):
         if failure is not None:
             attributes["error.type"] = failure
         signals.duration.record(elapsed, attributes)
-
-
-# Functions, not methods: the stream keeps only the generator, which keeps the record.
-
-
-def _watched(
-    record: LiveRecord, chunks: Chunks[BodyT], assembler: StreamAssembler[Any, Any]
-) -> Chunks[BodyT]:
-    seen = 0
-    try:
-        for chunk in chunks:
-            record.chunk(chunk)
-            seen += 1
-            yield chunk
-    except GeneratorExit:  # closed by its reader: not an error
-        record.stream_ended(assembler, None)
-        raise
-    except BaseException as exc:
-        if seen:  # before the first chunk, the start's retries decide (``__exit__``)
-            record.stream_ended(assembler, exc)
-        raise
-    else:
-        record.stream_ended(assembler, None)
-    finally:
-        chunks.close()
-
-
-async def _awatched(
-    record: LiveRecord, chunks: AsyncChunks[BodyT], assembler: StreamAssembler[Any, Any]
-) -> AsyncChunks[BodyT]:
-    seen = 0
-    try:
-        async for chunk in chunks:
-            record.chunk(chunk)
-            seen += 1
-            yield chunk
-    except GeneratorExit:
-        record.stream_ended(assembler, None)
-        raise
-    except BaseException as exc:
-        if seen:
-            record.stream_ended(assembler, exc)
-        raise
-    else:
-        record.stream_ended(assembler, None)
-    finally:
-        await chunks.aclose()

@@ -6,7 +6,9 @@ nothing is set globally, except in the subprocess checks of what ``import`` load
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import pickle
 import subprocess
 import sys
@@ -216,6 +218,24 @@ async def test_async_calls_and_streams_record_alike(
     assert streamed.attributes["gen_ai.response.finish_reasons"] == ("length",)
     assert streamed.attributes["gen_ai.response.time_to_first_chunk"] > 0
     assert {s.status.status_code for s in recorded.spans} == {StatusCode.UNSET}
+
+
+def test_a_stream_left_open_when_asyncio_run_ends_ends_its_span_quietly(
+    proxy_emulator: EmulatorServer, recorded: Recorded, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A notebook's habit: the loop's shutdown closes the stream's generators, all at once.
+    async def start() -> Any:
+        client = AsyncClient(**client_options(proxy_emulator), **recorded.providers())
+        stream = await client.stream(model="m", prompt="hi", max_tokens=30)
+        await anext(stream)
+        return stream
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        stream = asyncio.run(start())
+    assert [record.getMessage() for record in caplog.records] == []
+    span = recorded.span()
+    assert span.status.status_code is StatusCode.UNSET
+    del stream
 
 
 def _run_everything(client: Client) -> list[str]:
