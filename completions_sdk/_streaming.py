@@ -22,6 +22,7 @@ from collections.abc import (
     Iterable,
     Iterator,
 )
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -108,6 +109,35 @@ class _Reading:
 # instead of closing its connection as soon as the loop drops it.
 
 
+class _StreamWatch:
+    """Shows ``record`` a stream's chunks as they pass and tells it how the stream ended."""
+
+    __slots__ = ("_assembler", "_record", "_seen")
+
+    def __init__(self, record: CallRecord, assembler: StreamAssembler[Any, Any]) -> None:
+        self._record = record
+        self._assembler = assembler
+        self._seen = False
+
+    def __enter__(self) -> _StreamWatch:
+        return self
+
+    def chunk(self, chunk: ProxyBody) -> None:
+        self._record.chunk(chunk)
+        self._seen = True
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(exc, GeneratorExit):  # its end, or closed by its reader
+            self._record.stream_ended(self._assembler, None)
+        elif self._seen:  # before the first chunk, the start's retries decide
+            self._record.stream_ended(self._assembler, exc)
+
+
 def _chunks_of(
     assembler: StreamAssembler[ChunkT, ReplyT], reading: _Reading, record: CallRecord
 ) -> Generator[ChunkT, None, None]:
@@ -119,17 +149,14 @@ def _chunks_of(
     """
     response = assembler.response
     raw_chunks = iter_raw(response)
-    seen = False
-    error: BaseException | None = None
-    try:
+    with _StreamWatch(record, assembler) as watch:
         try:
             if not _is_event_stream(response):
                 body = BodyReader.for_response(response, reading.limits, error=False)
                 for raw in raw_chunks:
                     body.feed(raw)
                 whole = assembler.decode_body(body.content())
-                record.chunk(whole)
-                seen = True
+                watch.chunk(whole)
                 yield whole
                 return
             events = reading.events(raw_chunks)
@@ -141,8 +168,7 @@ def _chunks_of(
                         _read_to_end(raw_chunks)
                     return
                 if chunk is not None:
-                    record.chunk(chunk)
-                    seen = True
+                    watch.chunk(chunk)
                     yield chunk
         except httpx.HTTPError as exc:
             raise _interrupted(exc, assembler) from exc
@@ -152,14 +178,6 @@ def _chunks_of(
             raw_chunks.close()
             response.close()
         raise assembler.incomplete("the connection closed")
-    except GeneratorExit:  # closed by its reader: not an error
-        raise
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if error is None or seen:  # before the first chunk, the start's retries decide
-            record.stream_ended(assembler, error)
 
 
 def _read_to_end(raw_chunks: Iterator[bytes]) -> None:
@@ -178,17 +196,14 @@ async def _achunks_of(
     """``_chunks_of`` for an async stream."""
     response = assembler.response
     raw_chunks = aiter_raw(response)
-    seen = False
-    error: BaseException | None = None
-    try:
+    with _StreamWatch(record, assembler) as watch:
         try:
             if not _is_event_stream(response):
                 body = BodyReader.for_response(response, reading.limits, error=False)
                 async for raw in raw_chunks:
                     body.feed(raw)
                 whole = assembler.decode_body(body.content())
-                record.chunk(whole)
-                seen = True
+                watch.chunk(whole)
                 yield whole
                 return
             events = reading.aevents(raw_chunks)
@@ -201,8 +216,7 @@ async def _achunks_of(
                             await _aread_to_end(raw_chunks)
                         return
                     if chunk is not None:
-                        record.chunk(chunk)
-                        seen = True
+                        watch.chunk(chunk)
                         yield chunk
             finally:
                 await events.aclose()
@@ -214,14 +228,6 @@ async def _achunks_of(
             await raw_chunks.aclose()
             await response.aclose()
         raise assembler.incomplete("the connection closed")
-    except GeneratorExit:  # closed by its reader, or by the loop's shutdown: not an error
-        raise
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        if error is None or seen:  # before the first chunk, the start's retries decide
-            record.stream_ended(assembler, error)
 
 
 async def _aread_to_end(raw_chunks: AsyncIterator[bytes]) -> None:
